@@ -1,0 +1,126 @@
+# slic: one non-recursive Makefile. Every variant builds into its own folder under build/:
+#   build/release  -O2, no sanitizers: the binaries operators run (`make`) and benchmarks
+#   build/asan     -O1 with AddressSanitizer + UBSan: what `make test` runs
+#   build/fuzz     clang + libFuzzer targets (`make fuzz`)
+# The variant is chosen by O= and SAN=; the top-level targets re-enter this same file with them.
+
+O        ?= build/release
+SAN      ?= 0
+CC       ?= cc
+V        ?= 0
+Q        := $(if $(filter 1,$(V)),,@)
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla
+# -ffp-contract=off: no fused multiply-add, so every platform maps a latency to the same bucket.
+BASEFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -ffp-contract=off -g -MMD -MP \
+             -Icommon -Iproto -I$(O)/gen -Itests
+ifeq ($(SAN),1)
+OPTFLAGS := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LDSAN    := -fsanitize=address,undefined
+else
+OPTFLAGS := -O2
+LDSAN    :=
+endif
+CFLAGS_ALL := $(BASEFLAGS) $(OPTFLAGS) $(CFLAGS)
+LDLIBS_ALL := -lprotobuf-c -lm $(LDLIBS)
+
+COMMON_SRC  := $(sort $(wildcard common/*.c))
+PROTO_SRC   := $(sort $(wildcard proto/*.c))
+TEST_SRC    := $(sort $(wildcard tests/unit/test_*.c))
+BENCH_SRC   := $(sort $(wildcard tests/bench/bench_*.c))
+FUZZ_SRC    := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+GEN_C       := $(O)/gen/slic.pb-c.c
+GEN_H       := $(O)/gen/slic.pb-c.h
+COMMON_OBJ  := $(COMMON_SRC:%.c=$(O)/obj/%.o)
+PROTO_OBJ   := $(PROTO_SRC:%.c=$(O)/obj/%.o) $(O)/obj/gen/slic.pb-c.o
+HARNESS_OBJ := $(O)/obj/tests/harness.o
+LIB_COMMON  := $(O)/lib/libslic_common.a
+LIB_PROTO   := $(O)/lib/libslic_proto.a
+TEST_BIN    := $(TEST_SRC:tests/unit/%.c=$(O)/tests/%)
+BENCH_BIN   := $(BENCH_SRC:tests/bench/%.c=$(O)/bench/%)
+
+.PHONY: all deps test test-build bench fuzz fuzz-build clean format check-format libs
+
+all: libs
+
+libs: $(LIB_COMMON) $(LIB_PROTO)
+
+deps:
+	$(Q)bash .ci/deps.sh
+
+# ---- generated protobuf code (never committed) ----
+$(GEN_C) $(GEN_H) &: proto/slic.proto
+	@mkdir -p $(O)/gen
+	$(Q)protoc-c --proto_path=proto --c_out=$(O)/gen proto/slic.proto
+
+# Everything that includes a proto header must wait for the generator.
+$(COMMON_OBJ) $(PROTO_OBJ) $(HARNESS_OBJ): | $(GEN_H)
+
+# Generated code is not ours to warn about: compiled without -Werror.
+$(O)/obj/gen/slic.pb-c.o: $(GEN_C)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS_ALL) -w -c $< -o $@
+
+$(O)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS_ALL) $(WARN) -c $< -o $@
+
+$(LIB_COMMON): $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIB_PROTO): $(PROTO_OBJ)
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+# ---- unit tests: one binary per module ----
+$(O)/tests/%: $(O)/obj/tests/unit/%.o $(HARNESS_OBJ) $(LIB_PROTO) $(LIB_COMMON)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDSAN) $^ -o $@ $(LDLIBS_ALL)
+
+test-build: deps
+	$(Q)$(MAKE) --no-print-directory O=build/asan SAN=1 libs $(TEST_SRC:tests/unit/%.c=build/asan/tests/%)
+
+test: test-build
+	$(Q)$(MAKE) --no-print-directory fuzz-build
+	$(Q)bash tests/run-tests.sh build/asan build/fuzz
+
+# ---- benchmarks: release build ----
+$(O)/bench/%: $(O)/obj/tests/bench/%.o $(LIB_PROTO) $(LIB_COMMON)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $^ -o $@ $(LDLIBS_ALL)
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory O=build/release SAN=0 $(BENCH_SRC:tests/bench/%.c=build/release/bench/%)
+	$(Q)for b in $(BENCH_SRC:tests/bench/%.c=build/release/bench/%); do $$b || exit 1; done
+
+# ---- fuzz targets: clang + libFuzzer (skipped with a message when clang is absent) ----
+FUZZ_O := build/fuzz
+fuzz-build:
+	$(Q)if command -v clang >/dev/null 2>&1; then \
+	    $(MAKE) --no-print-directory O=$(FUZZ_O) CC=clang SAN=0 \
+	        CFLAGS="-O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" \
+	        $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_O)/fuzz/%); \
+	else echo "fuzz: clang not found, fuzz targets not built"; fi
+
+$(O)/fuzz/%: $(O)/obj/tests/fuzz/%.o $(LIB_PROTO) $(LIB_COMMON)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -fsanitize=fuzzer,address,undefined $^ -o $@ $(LDLIBS_ALL)
+
+FUZZ_SECONDS ?= 60
+fuzz: deps fuzz-build
+	$(Q)for f in $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_O)/fuzz/%); do \
+	    mkdir -p build/fuzz/corpus/$$(basename $$f); \
+	    $$f -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus/$$(basename $$f) || exit 1; done
+
+clean:
+	rm -rf build
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+check-format:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+-include $(shell find $(O)/obj -name '*.d' 2>/dev/null)
