@@ -22,7 +22,7 @@ OPTFLAGS := -O2
 LDSAN    :=
 endif
 CFLAGS_ALL := $(BASEFLAGS) $(OPTFLAGS) $(CFLAGS)
-LDLIBS_ALL := -lprotobuf-c -lm $(LDLIBS)
+LDLIBS_ALL := -lyaml -lprotobuf-c -lm $(LDLIBS)
 
 COMMON_SRC  := $(sort $(wildcard common/*.c))
 PROTO_SRC   := $(sort $(wildcard proto/*.c))

@@ -1,6 +1,8 @@
 /* Names and messages for slic's error codes, from the one table in err.h. */
 #include "err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 const char *slic_strerror(int code)
@@ -42,4 +44,15 @@ const char *slic_errname(int code)
             return n;
     }
     return "EUNKNOWN";
+}
+
+int slic_errmsg_set(struct slic_errmsg *e, int code, const char *fmt, ...)
+{
+    if (!e)
+        return code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->text, sizeof e->text, fmt, ap);
+    va_end(ap);
+    return code;
 }

@@ -16,7 +16,11 @@
     X(SLIC_EOVERFLOW, -10008, "a count would overflow")                                            \
     X(SLIC_EMISSING, -10009, "a required field is missing")                                        \
     X(SLIC_EINCONSISTENT, -10010, "fields contradict each other")                                  \
-    X(SLIC_ENOMEM, -10011, "out of memory")
+    X(SLIC_ENOMEM, -10011, "out of memory")                                                        \
+    X(SLIC_ECONFIG, -10012, "invalid configuration")                                               \
+    X(SLIC_ESTORE, -10013, "storage error")                                                        \
+    X(SLIC_ERETRY, -10014, "temporarily unable; retry later")                                      \
+    X(SLIC_ENOTFOUND, -10015, "not found")
 
 enum slic_err {
 #define SLIC_ERR_ENUM(name, value, msg) name = value,
@@ -30,5 +34,17 @@ const char *slic_strerror(int code);
 
 /* The symbolic name ("SLIC_EVALUE", "ENOENT"), for logs and metrics labels. Never NULL. */
 const char *slic_errname(int code);
+
+/* A human-readable reason to go with an error code, naming the thing at fault: file, line,
+ * field, value and what was expected ("slic.yaml:12: key 'listen': expected tcp://HOST:PORT").
+ * Functions that take one accept NULL when the caller wants only the code. */
+struct slic_errmsg {
+    char text[320];
+};
+
+/* Formats into e (if not NULL) and returns code, so a failure path can be one line:
+ *     return slic_errmsg_set(err, SLIC_EINVAL, "field 'alpha': %g is out of range", a); */
+int slic_errmsg_set(struct slic_errmsg *e, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

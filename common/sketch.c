@@ -8,6 +8,7 @@
 #include "alloc.h"
 #include "err.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -165,6 +166,8 @@ int slic_sketch_create_mapped(double alpha, uint32_t max_buckets, enum slic_sket
     sk->max_buckets = max_buckets;
     sk->lo = INT32_MAX;
     sk->hi = INT32_MIN;
+    sk->min = INFINITY;
+    sk->max = -INFINITY;
     *out = sk;
     return 0;
 }
@@ -214,8 +217,8 @@ void slic_sketch_reset(slic_sketch *sk)
     sk->zero_count = 0;
     sk->count = 0;
     sk->sum = 0;
-    sk->min = 0;
-    sk->max = 0;
+    sk->min = INFINITY;
+    sk->max = -INFINITY;
     sk->collapsed = false;
 }
 
@@ -318,12 +321,11 @@ static int value_check(double value)
     return 0;
 }
 
+/* min and max start at +inf and -inf, so they need no "is this the first value" test. */
 static void stats_add(slic_sketch *sk, double value, uint64_t n)
 {
-    if (sk->count == 0 || value < sk->min)
-        sk->min = value;
-    if (sk->count == 0 || value > sk->max)
-        sk->max = value;
+    sk->min = value < sk->min ? value : sk->min;
+    sk->max = value > sk->max ? value : sk->max;
     sk->count += n;
     sk->sum += value * (double)n;
 }
@@ -338,14 +340,15 @@ int slic_sketch_add_n(slic_sketch *sk, double value, uint64_t n)
     }
     if (n == 0)
         return 0;
-    if (sk->count > UINT64_MAX - n)
+    /* A sum that overflows to infinity would make the sketch undecodable downstream. */
+    if (sk->count > UINT64_MAX - n || !isfinite(sk->sum + value * (double)n))
         return SLIC_EOVERFLOW;
     if (value < SLIC_SKETCH_MIN_INDEXABLE) {
         sk->zero_count += n;
     } else {
         int32_t index = index_of(sk, value);
         uint32_t rel = (uint32_t)((int64_t)index - sk->offset);
-        if (rel < sk->cap && sk->counts) {
+        if (rel < sk->cap) {
             sk->counts[rel] += n;
             if (index < sk->lo)
                 sk->lo = index;
@@ -363,39 +366,62 @@ int slic_sketch_add_n(slic_sketch *sk, double value, uint64_t n)
     return 0;
 }
 
+/* The hot path of every agent: one value, already inside the bucket array, nothing near
+ * overflow. Everything else goes the general way. Written branch-free where it can be. */
 int slic_sketch_add(slic_sketch *sk, double value)
 {
+    if (value >= SLIC_SKETCH_MIN_INDEXABLE && value <= SLIC_SKETCH_MAX_INDEXABLE) {
+        int32_t index = index_of(sk, value);
+        uint32_t rel = (uint32_t)((int64_t)index - sk->offset);
+        double sum = sk->sum + value;
+        if (rel < sk->cap && sum <= DBL_MAX && sk->count != UINT64_MAX) {
+            sk->counts[rel]++;
+            sk->lo = index < sk->lo ? index : sk->lo;
+            sk->hi = index > sk->hi ? index : sk->hi;
+            sk->count++;
+            sk->sum = sum;
+            sk->min = value < sk->min ? value : sk->min;
+            sk->max = value > sk->max ? value : sk->max;
+            return 0;
+        }
+    }
     return slic_sketch_add_n(sk, value, 1);
 }
 
-int slic_sketch_merge(slic_sketch *dst, const slic_sketch *src)
+int slic_sketch_merge_view(slic_sketch *dst, const struct slic_sketch_view *src)
 {
     if (dst->mapping != src->mapping || dst->alpha != src->alpha)
         return SLIC_EALPHA;
     if (src->count == 0)
         return 0;
-    if (dst->count > UINT64_MAX - src->count)
+    if (dst->count > UINT64_MAX - src->count || !isfinite(dst->sum + src->sum))
         return SLIC_EOVERFLOW;
-    if (!store_empty(src)) {
+    if (src->n > 0) {
         int32_t keep_lo;
-        int rc = store_prepare(dst, src->lo, src->hi, &keep_lo);
+        int32_t last = (int32_t)((int64_t)src->offset + src->n - 1);
+        int rc = store_prepare(dst, src->offset, last, &keep_lo);
         if (rc)
             return rc;
-        for (int32_t i = src->lo; i <= src->hi; i++) {
-            uint64_t c = src->counts[(int64_t)i - src->offset];
-            if (c)
-                store_add_prepared(dst, i, c, keep_lo);
+        for (uint32_t i = 0; i < src->n; i++) {
+            if (src->counts[i])
+                store_add_prepared(dst, (int32_t)(src->offset + (int64_t)i), src->counts[i],
+                                   keep_lo);
         }
     }
-    if (dst->count == 0 || src->min < dst->min)
-        dst->min = src->min;
-    if (dst->count == 0 || src->max > dst->max)
-        dst->max = src->max;
+    dst->min = src->min < dst->min ? src->min : dst->min;
+    dst->max = src->max > dst->max ? src->max : dst->max;
     dst->zero_count += src->zero_count;
     dst->count += src->count;
     dst->sum += src->sum;
     dst->collapsed = dst->collapsed || src->collapsed;
     return 0;
+}
+
+int slic_sketch_merge(slic_sketch *dst, const slic_sketch *src)
+{
+    struct slic_sketch_view view;
+    slic_sketch_view_get(src, &view);
+    return slic_sketch_merge_view(dst, &view);
 }
 
 static double clamp(double v, double lo, double hi)
@@ -485,12 +511,12 @@ double slic_sketch_sum(const slic_sketch *sk)
 
 double slic_sketch_min(const slic_sketch *sk)
 {
-    return sk->min;
+    return sk->count ? sk->min : 0;
 }
 
 double slic_sketch_max(const slic_sketch *sk)
 {
-    return sk->max;
+    return sk->count ? sk->max : 0;
 }
 
 double slic_sketch_alpha(const slic_sketch *sk)
@@ -530,8 +556,8 @@ void slic_sketch_view_get(const slic_sketch *sk, struct slic_sketch_view *out)
         .zero_count = sk->zero_count,
         .count = sk->count,
         .sum = sk->sum,
-        .min = sk->min,
-        .max = sk->max,
+        .min = slic_sketch_min(sk),
+        .max = slic_sketch_max(sk),
         .collapsed = sk->collapsed,
     };
 }
@@ -617,8 +643,10 @@ int slic_sketch_from_view(const struct slic_sketch_view *view, uint32_t max_buck
     sk->zero_count = view->zero_count;
     sk->count = view->count;
     sk->sum = view->sum;
-    sk->min = view->min;
-    sk->max = view->max;
+    if (view->count > 0) {
+        sk->min = view->min;
+        sk->max = view->max;
+    }
     sk->collapsed = view->collapsed;
     *out = sk;
     return 0;

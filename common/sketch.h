@@ -53,7 +53,8 @@ void slic_sketch_destroy(slic_sketch *sk);
 void slic_sketch_reset(slic_sketch *sk);
 
 /* Records `value` once, or `n` times. Returns 0; SLIC_EVALUE for NaN, negative or infinite;
- * SLIC_ERANGE above SLIC_SKETCH_MAX_INDEXABLE; SLIC_EOVERFLOW if the count would pass 2^64-1;
+ * SLIC_ERANGE above SLIC_SKETCH_MAX_INDEXABLE; SLIC_EOVERFLOW if the count would pass 2^64-1
+ * or the sum would overflow to infinity;
  * SLIC_ENOMEM if the bucket array had to grow and could not. On error nothing changes.
  * Allocates only when the value lies outside the bucket range seen so far. */
 int slic_sketch_add(slic_sketch *sk, double value);
@@ -117,11 +118,18 @@ struct slic_sketch_view {
 };
 void slic_sketch_view_get(const slic_sketch *sk, struct slic_sketch_view *out);
 
+/* Adds the values a view describes into dst, as slic_sketch_merge does, without building a
+ * sketch first: the fast path for merging stored sketches. The view must be trusted (one from
+ * slic_sketch_view_get, or one that slic_sketch_from_view accepted): it is not validated beyond
+ * alpha and mapping. Same return codes as slic_sketch_merge. */
+int slic_sketch_merge_view(slic_sketch *dst, const struct slic_sketch_view *src);
+
 /* Builds a sketch from a view that came from untrusted input, checking every field: alpha and
  * mapping known; n <= max_buckets; buckets inside the indexable range and trimmed; counts adding
  * up to count without overflow; min, max and sum finite, ordered and consistent with the
  * buckets. Returns 0, SLIC_EINVAL (bad alpha, mapping or max_buckets), SLIC_ETOOBIG,
- * SLIC_ERANGE, SLIC_EOVERFLOW, SLIC_EINCONSISTENT or SLIC_ENOMEM. */
+ * SLIC_ERANGE, SLIC_EOVERFLOW, SLIC_EVALUE (NaN, negative or infinite min, max or sum),
+ * SLIC_EINCONSISTENT or SLIC_ENOMEM. */
 int slic_sketch_from_view(const struct slic_sketch_view *view, uint32_t max_buckets,
                           slic_sketch **out);
 

@@ -441,6 +441,18 @@ static void test_count_overflow(void)
     CHECK_U64_EQ(slic_sketch_count(sk), UINT64_MAX);
     slic_sketch_destroy(sk);
     slic_sketch_destroy(other);
+    /* A sum that would overflow to infinity is refused, by add and by merge, changing nothing. */
+    sk = sketch_new();
+    other = sketch_new();
+    CHECK_OK(slic_sketch_add_n(sk, 1e300, 1000));
+    CHECK_ERR(slic_sketch_add_n(sk, 1e300, 1000000000), SLIC_EOVERFLOW);
+    CHECK_U64_EQ(slic_sketch_count(sk), 1000);
+    CHECK_OK(slic_sketch_add_n(other, 1e300, 150000000)); /* sum 1.5e308, near DBL_MAX */
+    CHECK_ERR(slic_sketch_merge(other, other), SLIC_EOVERFLOW);
+    CHECK_U64_EQ(slic_sketch_count(other), 150000000);
+    CHECK(isfinite(slic_sketch_sum(other)));
+    slic_sketch_destroy(sk);
+    slic_sketch_destroy(other);
 }
 
 static void test_powers_of_two(void)
