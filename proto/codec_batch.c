@@ -157,6 +157,13 @@ done:
 
 /* ---- Batch: decode -------------------------------------------------------------------------- */
 
+/* Allocation failures are reported through err like every other failure, so a caller that logs
+ * err never prints an empty or stale reason. */
+static int nomem(struct codec_error *err, const char *path, const char *what)
+{
+    return codec__err_set(err, SLIC_ENOMEM, path, "", "out of memory copying %s", what);
+}
+
 static int check_name(const char *value, const char *path, const char *field,
                       struct codec_error *err)
 {
@@ -195,13 +202,13 @@ static int labels_from_msg(const Slic__Series *ms, const char *path, struct slic
     }
     s->labels = slic_calloc(ms->n_labels + 1, sizeof *s->labels);
     if (!s->labels)
-        return SLIC_ENOMEM;
+        return nomem(err, path, "labels");
     for (size_t i = 0; i < ms->n_labels; i++) {
         s->labels[i].key = dup_string(ms->labels[i]->key);
         s->labels[i].value = dup_string(ms->labels[i]->value);
         s->n_labels = i + 1;
         if (!s->labels[i].key || !s->labels[i].value)
-            return SLIC_ENOMEM;
+            return nomem(err, path, "labels");
     }
     return 0;
 }
@@ -215,7 +222,7 @@ static int thresholds_from_msg(const Slic__Series *ms, const char *path, struct 
                               SLIC_SERIES_THRESHOLDS_MAX);
     s->thresholds = slic_calloc(ms->n_thresholds + 1, sizeof *s->thresholds);
     if (!s->thresholds)
-        return SLIC_ENOMEM;
+        return nomem(err, path, "thresholds");
     for (size_t i = 0; i < ms->n_thresholds; i++) {
         const Slic__ThresholdCount *t = ms->thresholds[i];
         if (!t->has_threshold || !t->has_count_le || !t->has_good_le)
@@ -235,6 +242,22 @@ static int thresholds_from_msg(const Slic__Series *ms, const char *path, struct 
                                   " must satisfy good_le <= count_le <= total (%" PRIu64
                                   ") and good_le <= good (%" PRIu64 ")",
                                   t->threshold, t->count_le, t->good_le, ms->total, ms->good);
+        /* Bad events under a threshold are among the window's bad events; counts under a
+         * higher threshold include those under a lower one. The store adds and subtracts
+         * these, so a contradiction here would surface as a negative count there. */
+        if (t->count_le - t->good_le > ms->total - ms->good)
+            return codec__err_set(err, SLIC_EINCONSISTENT, path, "thresholds",
+                                  "at %gs: %" PRIu64 " bad events at or below, but only %" PRIu64
+                                  " bad in the window",
+                                  t->threshold, t->count_le - t->good_le, ms->total - ms->good);
+        if (i > 0 && (t->count_le < ms->thresholds[i - 1]->count_le ||
+                      t->good_le < ms->thresholds[i - 1]->good_le))
+            return codec__err_set(err, SLIC_EINCONSISTENT, path, "thresholds",
+                                  "at %gs: count_le %" PRIu64 " and good_le %" PRIu64
+                                  " fall below those at %gs (%" PRIu64 ", %" PRIu64 ")",
+                                  t->threshold, t->count_le, t->good_le,
+                                  ms->thresholds[i - 1]->threshold, ms->thresholds[i - 1]->count_le,
+                                  ms->thresholds[i - 1]->good_le);
         s->thresholds[i] = (struct slic_threshold_count){t->threshold, t->count_le, t->good_le};
     }
     s->n_thresholds = ms->n_thresholds;
@@ -243,9 +266,10 @@ static int thresholds_from_msg(const Slic__Series *ms, const char *path, struct 
 
 static int window_check(const Slic__Series *ms, const char *path, struct codec_error *err)
 {
-    if (!ms->has_window_start || !ms->has_window_seconds)
-        return codec__err_set(err, SLIC_EMISSING, path, "window_start",
-                              "window_start and window_seconds are required");
+    if (!ms->has_window_start)
+        return codec__err_set(err, SLIC_EMISSING, path, "window_start", "required, absent");
+    if (!ms->has_window_seconds)
+        return codec__err_set(err, SLIC_EMISSING, path, "window_seconds", "required, absent");
     if (ms->window_seconds == 0 || ms->window_seconds % 10 != 0 ||
         ms->window_seconds > 366u * 86400u)
         return codec__err_set(err, SLIC_EINVAL, path, "window_seconds",
@@ -255,6 +279,13 @@ static int window_check(const Slic__Series *ms, const char *path, struct codec_e
         return codec__err_set(err, SLIC_EINVAL, path, "window_start",
                               "%" PRId64 " is not aligned to the %" PRIu32 " s window",
                               ms->window_start, ms->window_seconds);
+    /* Readers compute window_start + window_seconds and store times as unsigned big-endian
+     * keys: both need a start at or after 1970 whose end fits in an int64. */
+    if (ms->window_start < 0 || ms->window_start > INT64_MAX - (int64_t)ms->window_seconds)
+        return codec__err_set(err, SLIC_EINVAL, path, "window_start",
+                              "%" PRId64 ": expected Unix seconds >= 0 whose window end fits "
+                              "in 64 bits",
+                              ms->window_start);
     return 0;
 }
 
@@ -264,8 +295,10 @@ static int series_from_msg(const Slic__Series *ms, const char *path, struct slic
     int rc = check_name(ms->sli, path, "sli", err);
     if (rc || (rc = window_check(ms, path, err)))
         return rc;
-    if (!ms->has_total || !ms->has_good)
-        return codec__err_set(err, SLIC_EMISSING, path, "total", "total and good are required");
+    if (!ms->has_total)
+        return codec__err_set(err, SLIC_EMISSING, path, "total", "required, absent");
+    if (!ms->has_good)
+        return codec__err_set(err, SLIC_EMISSING, path, "good", "required, absent");
     if (ms->good > ms->total)
         return codec__err_set(err, SLIC_EINCONSISTENT, path, "good",
                               "%" PRIu64 " good out of %" PRIu64 " total", ms->good, ms->total);
@@ -277,14 +310,14 @@ static int series_from_msg(const Slic__Series *ms, const char *path, struct slic
     s->total = ms->total;
     s->good = ms->good;
     if (!(s->sli = dup_string(ms->sli)))
-        return SLIC_ENOMEM;
+        return nomem(err, path, "sli");
     if ((rc = labels_from_msg(ms, path, s, err)) || (rc = thresholds_from_msg(ms, path, s, err)))
         return rc;
     if (ms->latency) {
         char at[CODEC_ERROR_FIELD_LEN];
         snprintf(at, sizeof at, "%s.latency", path);
-        rc = codec__sketch_from_msg_at(ms->latency, SLIC_SKETCH_MAX_BUCKETS_LIMIT, at,
-                                       &s->latency, err);
+        rc = codec__sketch_from_msg_at(ms->latency, SLIC_SKETCH_MAX_BUCKETS_LIMIT, at, &s->latency,
+                                       err);
         if (rc)
             return rc;
         if (slic_sketch_count(s->latency) != ms->total)
@@ -308,9 +341,14 @@ static int batch_header_check(const Slic__Batch *mb, struct codec_error *err)
         (rc = check_name(mb->site, "", "site", err)) ||
         (rc = check_name(mb->node, "", "node", err)))
         return rc;
-    if (!mb->has_epoch || mb->epoch == 0 || !mb->has_seq || mb->seq == 0)
-        return codec__err_set(err, mb->has_epoch && mb->has_seq ? SLIC_EINVAL : SLIC_EMISSING, "",
-                              "seq", "epoch and seq are required and start at 1");
+    if (!mb->has_epoch)
+        return codec__err_set(err, SLIC_EMISSING, "", "epoch", "required, absent");
+    if (mb->epoch == 0)
+        return codec__err_set(err, SLIC_EINVAL, "", "epoch", "0; epochs start at 1");
+    if (!mb->has_seq)
+        return codec__err_set(err, SLIC_EMISSING, "", "seq", "required, absent");
+    if (mb->seq == 0)
+        return codec__err_set(err, SLIC_EINVAL, "", "seq", "0; sequence numbers start at 1");
     if (mb->n_series > SLIC_BATCH_SERIES_MAX)
         return codec__err_set(err, SLIC_ETOOBIG, "", "series", "%zu series, at most %d allowed",
                               mb->n_series, SLIC_BATCH_SERIES_MAX);
@@ -330,7 +368,7 @@ static int batch_from_msg(const Slic__Batch *mb, struct slic_batch *b, struct co
     b->node = dup_string(mb->node);
     b->series = slic_calloc(mb->n_series + 1, sizeof *b->series);
     if (!b->agent_id || !b->site || !b->node || !b->series)
-        return SLIC_ENOMEM;
+        return nomem(err, "", "the batch header");
     for (size_t i = 0; i < mb->n_series; i++) {
         char path[32];
         snprintf(path, sizeof path, "series[%zu]", i);
@@ -351,11 +389,12 @@ static int unpack_message(const ProtobufCMessageDescriptor *desc, const uint8_t 
     struct codec__pb_alloc_state state = {false};
     ProtobufCAllocator allocator = codec__pb_allocator(&state);
     ProtobufCMessage *m = protobuf_c_message_unpack(desc, &allocator, len, buf);
+    if (!m && state.failed)
+        return codec__err_set(err, SLIC_ENOMEM, "", "", "out of memory parsing a %zu-byte %s", len,
+                              desc->short_name);
     if (!m)
-        return state.failed ? SLIC_ENOMEM
-                            : codec__err_set(err, SLIC_EDECODE, "", "",
-                                             "%zu bytes are not a valid %s message", len,
-                                             desc->short_name);
+        return codec__err_set(err, SLIC_EDECODE, "", "", "%zu bytes are not a valid %s message",
+                              len, desc->short_name);
     *out = m;
     return 0;
 }
@@ -387,8 +426,8 @@ int codec_batch_unpack(const uint8_t *buf, size_t len, struct slic_batch *out,
 
 /* ---- Request ------------------------------------------------------------------------------- */
 
-int codec_request_pack(const uint8_t *batch, size_t batch_len, const uint8_t *hmac,
-                       size_t hmac_len, const Slic__Query *query, uint8_t **buf, size_t *len)
+int codec_request_pack(const uint8_t *batch, size_t batch_len, const uint8_t *hmac, size_t hmac_len,
+                       const Slic__Query *query, uint8_t **buf, size_t *len)
 {
     if ((batch == NULL) == (query == NULL))
         return SLIC_EINVAL;
@@ -415,10 +454,22 @@ int codec_request_unpack(const uint8_t *buf, size_t len, struct codec_request *o
     if (rc)
         return rc;
     Slic__Request *r = (Slic__Request *)m;
-    if (r->has_batch == (r->query != NULL)) {
+    if (r->has_batch && r->query)
+        rc = codec__err_set(err, SLIC_EINCONSISTENT, "", "batch",
+                            "a request carries exactly one of batch or query, not both");
+    else if (!r->has_batch && !r->query)
+        rc = codec__err_set(err, SLIC_EMISSING, "", "batch",
+                            "a request carries exactly one of batch or query, and has neither");
+    else if (r->has_batch_hmac && !r->has_batch)
+        rc = codec__err_set(err, SLIC_EINCONSISTENT, "", "batch_hmac",
+                            "an HMAC signs a batch; this request carries a query");
+    /* protobuf-c leaves data NULL for an empty bytes field; the caller must still be able to
+     * tell a batch from a query by .batch, and an empty Batch lacks every required field. */
+    else if (r->has_batch && r->batch.len == 0)
+        rc = codec__err_set(err, SLIC_EMISSING, "", "batch", "present but empty");
+    if (rc) {
         free_message(m);
-        return codec__err_set(err, r->has_batch ? SLIC_EINCONSISTENT : SLIC_EMISSING, "", "batch",
-                              "a request carries exactly one of batch or query");
+        return rc;
     }
     *out = (struct codec_request){
         .msg = r,
@@ -493,34 +544,39 @@ int codec_response_pack(const struct slic_ack *ack, const Slic__Reply *reply, ui
 static int wanted_from_msg(const Slic__Ack *m, struct slic_ack *a, struct codec_error *err)
 {
     if (m->n_wanted_thresholds > SLIC_ACK_WANTED_MAX)
-        return codec__err_set(err, SLIC_ETOOBIG, "", "wanted_thresholds",
+        return codec__err_set(err, SLIC_ETOOBIG, "ack", "wanted_thresholds",
                               "%zu SLIs, at most %d allowed", m->n_wanted_thresholds,
                               SLIC_ACK_WANTED_MAX);
     a->wanted = slic_calloc(m->n_wanted_thresholds + 1, sizeof *a->wanted);
     if (!a->wanted)
-        return SLIC_ENOMEM;
+        return nomem(err, "ack", "wanted_thresholds");
     for (size_t i = 0; i < m->n_wanted_thresholds; i++) {
         const Slic__SliThresholds *w = m->wanted_thresholds[i];
-        int rc = check_name(w->sli, "wanted_thresholds", "sli", err);
+        char path[48];
+        snprintf(path, sizeof path, "ack.wanted_thresholds[%zu]", i);
+        int rc = check_name(w->sli, path, "sli", err);
         if (rc)
             return rc;
         if (w->n_thresholds > SLIC_SERIES_THRESHOLDS_MAX)
-            return codec__err_set(err, SLIC_ETOOBIG, "wanted_thresholds", "thresholds",
+            return codec__err_set(err, SLIC_ETOOBIG, path, "thresholds",
                                   "%zu thresholds for %s, at most %d", w->n_thresholds, w->sli,
                                   SLIC_SERIES_THRESHOLDS_MAX);
         for (size_t k = 0; k < w->n_thresholds; k++) {
             if (!(isfinite(w->thresholds[k]) && w->thresholds[k] > 0) ||
                 (k > 0 && !(w->thresholds[k] > w->thresholds[k - 1])))
-                return codec__err_set(err, SLIC_EINVAL, "wanted_thresholds", "thresholds",
-                                      "for %s: expected ascending positive seconds", w->sli);
+                return codec__err_set(err, SLIC_EINVAL, path, "thresholds",
+                                      "for %s: %g at %zu; expected ascending positive seconds",
+                                      w->sli, w->thresholds[k], k);
         }
         struct slic_sli_thresholds *t = &a->wanted[i];
         a->n_wanted = i + 1;
         t->sli = dup_string(w->sli);
         t->thresholds = slic_calloc(w->n_thresholds + 1, sizeof *t->thresholds);
         if (!t->sli || !t->thresholds)
-            return SLIC_ENOMEM;
-        memcpy(t->thresholds, w->thresholds, w->n_thresholds * sizeof *t->thresholds);
+            return nomem(err, path, "an SLI's thresholds");
+        /* protobuf-c leaves the array NULL when it is empty; memcpy must not see NULL. */
+        if (w->n_thresholds > 0)
+            memcpy(t->thresholds, w->thresholds, w->n_thresholds * sizeof *t->thresholds);
         t->n_thresholds = w->n_thresholds;
     }
     return 0;
@@ -528,12 +584,18 @@ static int wanted_from_msg(const Slic__Ack *m, struct slic_ack *a, struct codec_
 
 static int ack_from_msg(const Slic__Ack *m, struct slic_ack *a, struct codec_error *err)
 {
-    if (!m->has_schema_version || m->schema_version != CODEC_SCHEMA_VERSION)
+    if (!m->has_schema_version)
+        return codec__err_set(err, SLIC_EMISSING, "ack", "schema_version", "required, absent");
+    if (m->schema_version != CODEC_SCHEMA_VERSION)
         return codec__err_set(err, SLIC_EVERSION, "ack", "schema_version",
-                              "expected version %d", CODEC_SCHEMA_VERSION);
-    if (!m->has_status || !m->has_epoch || !m->has_seq)
-        return codec__err_set(err, SLIC_EMISSING, "ack", "status",
-                              "status, epoch and seq are required");
+                              "%" PRIu32 " is not supported: this agent speaks version %d",
+                              m->schema_version, CODEC_SCHEMA_VERSION);
+    if (!m->has_status)
+        return codec__err_set(err, SLIC_EMISSING, "ack", "status", "required, absent");
+    if (!m->has_epoch)
+        return codec__err_set(err, SLIC_EMISSING, "ack", "epoch", "required, absent");
+    if (!m->has_seq)
+        return codec__err_set(err, SLIC_EMISSING, "ack", "seq", "required, absent");
     if (m->status < SLIC__ACK__STATUS__ACCEPTED || m->status > SLIC__ACK__STATUS__RETRY)
         return codec__err_set(err, SLIC_EINVAL, "ack", "status", "unknown status %d",
                               (int)m->status);
@@ -552,9 +614,12 @@ int codec_response_unpack(const uint8_t *buf, size_t len, struct slic_ack *ack_o
     if (rc)
         return rc;
     Slic__Response *r = (Slic__Response *)m;
-    if ((r->ack == NULL) == (r->reply == NULL)) {
+    if (r->ack && r->reply) {
         rc = codec__err_set(err, SLIC_EINCONSISTENT, "", "ack",
-                            "a response carries exactly one of ack or reply");
+                            "a response carries exactly one of ack or reply, not both");
+    } else if (!r->ack && !r->reply) {
+        rc = codec__err_set(err, SLIC_EMISSING, "", "ack",
+                            "a response carries exactly one of ack or reply, and has neither");
     } else if (r->ack) {
         struct slic_ack a;
         memset(&a, 0, sizeof a);
