@@ -13,7 +13,7 @@ Q        := $(if $(filter 1,$(V)),,@)
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla
 # -ffp-contract=off: no fused multiply-add, so every platform maps a latency to the same bucket.
 BASEFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -ffp-contract=off -g -MMD -MP \
-             -Icommon -Iproto -I$(O)/gen -Itests
+             -Icommon -Iproto -I$(O)/gen -Itests -I.
 ifeq ($(SAN),1)
 OPTFLAGS := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDSAN    := -fsanitize=address,undefined
@@ -22,13 +22,17 @@ OPTFLAGS := -O2
 LDSAN    :=
 endif
 CFLAGS_ALL := $(BASEFLAGS) $(OPTFLAGS) $(CFLAGS)
-LDLIBS_ALL := -lyaml -lprotobuf-c -lm $(LDLIBS)
+LDLIBS_ALL := -llmdb -lnng -lyaml -lprotobuf-c -lpthread -lm $(LDLIBS)
 
 COMMON_SRC  := $(sort $(wildcard common/*.c))
 PROTO_SRC   := $(sort $(wildcard proto/*.c))
 TEST_SRC    := $(sort $(wildcard tests/unit/test_*.c))
 BENCH_SRC   := $(sort $(wildcard tests/bench/bench_*.c))
 FUZZ_SRC    := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+# aggregator/: everything but the two mains goes into a library the tests link too.
+AGG_MAINS   := aggregator/main.c $(wildcard aggregator/cli*.c)
+AGG_SRC     := $(filter-out $(AGG_MAINS),$(sort $(wildcard aggregator/*.c)))
+TOOL_SRC    := $(sort $(wildcard tests/tools/*.c))
 
 GEN_C       := $(O)/gen/slic.pb-c.c
 GEN_H       := $(O)/gen/slic.pb-c.h
@@ -37,14 +41,19 @@ PROTO_OBJ   := $(PROTO_SRC:%.c=$(O)/obj/%.o) $(O)/obj/gen/slic.pb-c.o
 HARNESS_OBJ := $(O)/obj/tests/harness.o
 LIB_COMMON  := $(O)/lib/libslic_common.a
 LIB_PROTO   := $(O)/lib/libslic_proto.a
+AGG_OBJ     := $(AGG_SRC:%.c=$(O)/obj/%.o)
+LIB_AGG     := $(O)/lib/libslic_agg.a
+BINS        := $(if $(wildcard aggregator/main.c),$(O)/bin/slic-aggregator) \
+               $(if $(wildcard aggregator/cli.c),$(O)/bin/slic)
+TOOLS       := $(if $(TOOL_SRC),$(O)/bin/slic-testsend)
 TEST_BIN    := $(TEST_SRC:tests/unit/%.c=$(O)/tests/%)
 BENCH_BIN   := $(BENCH_SRC:tests/bench/%.c=$(O)/bench/%)
 
-.PHONY: all deps test test-build bench fuzz fuzz-build clean format check-format libs
+.PHONY: all deps test test-build test-artifacts bench fuzz fuzz-build clean format check-format libs
 
-all: libs
+all: libs $(BINS)
 
-libs: $(LIB_COMMON) $(LIB_PROTO)
+libs: $(LIB_COMMON) $(LIB_PROTO) $(LIB_AGG)
 
 deps:
 	$(Q)bash .ci/deps.sh
@@ -55,7 +64,9 @@ $(GEN_C) $(GEN_H) &: proto/slic.proto
 	$(Q)protoc-c --proto_path=proto --c_out=$(O)/gen proto/slic.proto
 
 # Everything that includes a proto header must wait for the generator.
-$(COMMON_OBJ) $(PROTO_OBJ) $(HARNESS_OBJ): | $(GEN_H)
+MAIN_OBJ := $(patsubst %.c,$(O)/obj/%.o,$(AGG_MAINS) $(TOOL_SRC) $(TEST_SRC) $(BENCH_SRC) \
+                $(FUZZ_SRC))
+$(COMMON_OBJ) $(PROTO_OBJ) $(AGG_OBJ) $(HARNESS_OBJ) $(MAIN_OBJ): | $(GEN_H)
 
 # Generated code is not ours to warn about: compiled without -Werror.
 $(O)/obj/gen/slic.pb-c.o: $(GEN_C)
@@ -66,6 +77,9 @@ $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS_ALL) $(WARN) -c $< -o $@
 
+# Unit tests of the aggregator include its headers by name.
+$(O)/obj/tests/unit/%.o: CFLAGS_ALL += -Iaggregator
+
 $(LIB_COMMON): $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	$(Q)rm -f $@ && ar rcs $@ $^
@@ -74,20 +88,42 @@ $(LIB_PROTO): $(PROTO_OBJ)
 	@mkdir -p $(dir $@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+$(LIB_AGG): $(AGG_OBJ)
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+# ---- binaries ----
+LIBS_ALL := $(LIB_AGG) $(LIB_PROTO) $(LIB_COMMON)
+
+$(O)/bin/slic-aggregator: $(O)/obj/aggregator/main.o $(LIBS_ALL)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDSAN) $^ -o $@ $(LDLIBS_ALL)
+
+$(O)/bin/slic: $(patsubst %.c,$(O)/obj/%.o,$(wildcard aggregator/cli*.c)) $(LIBS_ALL)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDSAN) $^ -o $@ $(LDLIBS_ALL)
+
+$(O)/bin/slic-testsend: $(TOOL_SRC:%.c=$(O)/obj/%.o) $(LIBS_ALL)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDSAN) $^ -o $@ $(LDLIBS_ALL)
+
 # ---- unit tests: one binary per module ----
-$(O)/tests/%: $(O)/obj/tests/unit/%.o $(HARNESS_OBJ) $(LIB_PROTO) $(LIB_COMMON)
+$(O)/tests/%: $(O)/obj/tests/unit/%.o $(HARNESS_OBJ) $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDSAN) $^ -o $@ $(LDLIBS_ALL)
 
 test-build: deps
-	$(Q)$(MAKE) --no-print-directory O=build/asan SAN=1 libs $(TEST_SRC:tests/unit/%.c=build/asan/tests/%)
+	$(Q)$(MAKE) --no-print-directory O=build/asan SAN=1 test-artifacts
+
+# Everything the test suite runs, built in the current variant.
+test-artifacts: libs $(TEST_BIN) $(BINS) $(TOOLS)
 
 test: test-build
 	$(Q)$(MAKE) --no-print-directory fuzz-build
 	$(Q)bash tests/run-tests.sh build/asan build/fuzz
 
 # ---- benchmarks: release build ----
-$(O)/bench/%: $(O)/obj/tests/bench/%.o $(LIB_PROTO) $(LIB_COMMON)
+$(O)/bench/%: $(O)/obj/tests/bench/%.o $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $^ -o $@ $(LDLIBS_ALL)
 
@@ -104,7 +140,7 @@ fuzz-build:
 	        $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_O)/fuzz/%); \
 	else echo "fuzz: clang not found, fuzz targets not built"; fi
 
-$(O)/fuzz/%: $(O)/obj/tests/fuzz/%.o $(LIB_PROTO) $(LIB_COMMON)
+$(O)/fuzz/%: $(O)/obj/tests/fuzz/%.o $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) -fsanitize=fuzzer,address,undefined $^ -o $@ $(LDLIBS_ALL)
 

@@ -9,8 +9,9 @@ build_pkgs=(
     libyaml-dev libcurl4-openssl-dev libmicrohttpd-dev
     gcc make pkg-config
 )
-# clang and its runtime give libFuzzer; the rest are real servers and tools the tests start.
-test_pkgs=(clang libclang-rt-14-dev)
+# clang and its runtime give libFuzzer; jq reads JSON in end-to-end tests; the rest are real
+# servers and tools the tests start.
+test_pkgs=(clang libclang-rt-14-dev jq procps iproute2 tzdata)
 
 missing=()
 for p in "${build_pkgs[@]}" "${test_pkgs[@]}"; do

@@ -1,0 +1,645 @@
+/* Printing for the `slic` client (see cli_format.h): values as text for people (latencies in
+ * ms, ratios in percent, times in RFC 3339), a small aligned-table printer, and a JSON writer
+ * whose numbers read back exactly. Everything printed from a reply is treated as untrusted. */
+#include "cli_format.h"
+
+#include "timeutil.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CELL_MAX 1024
+#define TABLE_COLS_MAX 8
+/* Percentages never show more decimals than a double can carry near 100. */
+#define PERCENT_DECIMALS_MAX 12
+
+/* ---- values as text ------------------------------------------------------------------------ */
+
+void cli_put_sanitized(FILE *out, const char *s)
+{
+    for (; s && *s; s++)
+        fputc(*s >= 0x20 && *s < 0x7f ? *s : '?', out);
+}
+
+/* The shortest text that reads back as the same double: "0.999", not "0.99899999999999999". */
+static void fmt_double(double d, char *buf, size_t n)
+{
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, n, "%.*g", prec, d);
+        if (strtod(buf, NULL) == d)
+            return;
+    }
+}
+
+/* Milliseconds to 3 significant digits, never in exponent form: "0.0123 ms", "1.23 ms",
+ * "123 ms", "1230 ms". Three digits is what a 1 % sketch can vouch for. */
+static void fmt_ms(double seconds, char *buf, size_t n)
+{
+    double ms = seconds * 1000.0;
+    if (!isfinite(ms) || ms < 0) {
+        snprintf(buf, n, "-");
+        return;
+    }
+    if (ms == 0) {
+        snprintf(buf, n, "0 ms");
+        return;
+    }
+    int mag = (int)floor(log10(ms));
+    double step = pow(10.0, mag - 2);
+    double rounded = round(ms / step) * step;
+    mag = (int)floor(log10(rounded)); /* 999.7 rounds up to 1000: one more integer digit */
+    snprintf(buf, n, "%.*f ms", mag >= 2 ? 0 : 2 - mag, rounded);
+}
+
+/* A threshold as the operator wrote it, in ms at full precision: "300 ms", "75.5 ms". */
+static void fmt_threshold(double seconds, char *buf, size_t n)
+{
+    snprintf(buf, n, "%g ms", seconds * 1000.0);
+}
+
+/* A fraction as a percentage with at least 3 decimals, and more near 100 % so that the part
+ * missing to 100 % shows two significant digits: 99.900 %, 99.950 %, 99.9950 %. */
+static void fmt_percent(double frac, char *buf, size_t n)
+{
+    if (!isfinite(frac)) {
+        snprintf(buf, n, "-");
+        return;
+    }
+    double pct = frac * 100.0, rest = 100.0 - pct;
+    int decimals = 3;
+    if (rest > 0) {
+        int want = 1 - (int)floor(log10(rest));
+        decimals = want > decimals ? want : decimals;
+        decimals = decimals < PERCENT_DECIMALS_MAX ? decimals : PERCENT_DECIMALS_MAX;
+    }
+    snprintf(buf, n, "%.*f%%", decimals, pct);
+}
+
+static double ratio(uint64_t part, uint64_t whole)
+{
+    return whole ? (double)part / (double)whole : NAN;
+}
+
+static void fmt_time(bool has, int64_t t, char *buf, size_t n)
+{
+    if (!has || slic_rfc3339_format(t, buf, n) != 0)
+        snprintf(buf, n, "-");
+}
+
+/* How long ago, in at most two units: "45s", "4m50s", "3h20m", "12d5h". */
+static void fmt_age(bool has, int64_t t, int64_t now, char *buf, size_t n)
+{
+    if (!has || t > now || t < SLIC_TIME_MIN) {
+        snprintf(buf, n, "-");
+        return;
+    }
+    int64_t s = now - t;
+    if (s < 60)
+        snprintf(buf, n, "%" PRId64 "s", s);
+    else if (s < 3600)
+        snprintf(buf, n, "%" PRId64 "m%" PRId64 "s", s / 60, s % 60);
+    else if (s < 86400)
+        snprintf(buf, n, "%" PRId64 "h%" PRId64 "m", s / 3600, s % 3600 / 60);
+    else
+        snprintf(buf, n, "%" PRId64 "d%" PRId64 "h", s / 86400, s % 86400 / 3600);
+}
+
+/* "p50", "p99.9", "p100": the quantile as a percentile. */
+static void fmt_percentile(double q, char *buf, size_t n)
+{
+    snprintf(buf, n, "p%.10g", q * 100.0);
+}
+
+/* ---- tables -------------------------------------------------------------------------------- */
+
+/* A table whose cells are produced on demand (twice: once to measure, once to print), so a
+ * long list needs no memory beyond one cell. */
+struct table {
+    size_t cols;
+    const char *const *headers; /* NULL: no header row */
+    const bool *right;          /* per column: right-aligned (numbers); NULL: all left */
+    size_t rows;
+    void (*cell)(const void *ctx, size_t row, size_t col, char *buf, size_t size);
+    const void *ctx;
+};
+
+static void table_print(FILE *out, const struct table *t)
+{
+    size_t width[TABLE_COLS_MAX] = {0};
+    char buf[CELL_MAX];
+    for (size_t c = 0; c < t->cols && t->headers; c++)
+        width[c] = strlen(t->headers[c]);
+    for (size_t r = 0; r < t->rows; r++) {
+        for (size_t c = 0; c < t->cols; c++) {
+            t->cell(t->ctx, r, c, buf, sizeof buf);
+            size_t w = strlen(buf);
+            width[c] = w > width[c] ? w : width[c];
+        }
+    }
+    for (size_t r = t->headers ? 0 : 1; r <= t->rows; r++) {
+        for (size_t c = 0; c < t->cols; c++) {
+            if (r == 0)
+                snprintf(buf, sizeof buf, "%s", t->headers[c]);
+            else
+                t->cell(t->ctx, r - 1, c, buf, sizeof buf);
+            bool last = c + 1 == t->cols, right = t->right && t->right[c];
+            int pad = (int)(width[c] - strlen(buf));
+            if (right)
+                fprintf(out, "%*s", pad, "");
+            cli_put_sanitized(out, buf);
+            if (!last)
+                fprintf(out, "%*s  ", right ? 0 : pad, "");
+        }
+        fputc('\n', out);
+    }
+}
+
+/* ---- JSON ---------------------------------------------------------------------------------- */
+
+struct jw {
+    FILE *out;
+    bool comma; /* a value precedes at this level: the next one needs a comma */
+};
+
+/* Length of the valid UTF-8 sequence at s, or 0 where the bytes are not one (overlong forms,
+ * surrogates and code points past U+10FFFF included). */
+static size_t utf8_len(const unsigned char *s)
+{
+    uint32_t cp, min;
+    size_t n;
+    if (s[0] < 0x80)
+        return 1;
+    if ((s[0] & 0xe0) == 0xc0)
+        n = 2, cp = s[0] & 0x1f, min = 0x80;
+    else if ((s[0] & 0xf0) == 0xe0)
+        n = 3, cp = s[0] & 0x0f, min = 0x800;
+    else if ((s[0] & 0xf8) == 0xf0)
+        n = 4, cp = s[0] & 0x07, min = 0x10000;
+    else
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80) /* also stops at the terminating NUL */
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+static void json_string(FILE *out, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    fputc('"', out);
+    while (*p) {
+        unsigned char c = *p;
+        size_t n = 1;
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c == '\n')
+            fputs("\\n", out);
+        else if (c == '\t')
+            fputs("\\t", out);
+        else if (c < 0x20 || c == 0x7f)
+            fprintf(out, "\\u%04x", c);
+        else if ((n = utf8_len(p)) == 0)
+            fputs("\\ufffd", out), n = 1;
+        else
+            fwrite(p, 1, n, out);
+        p += n;
+    }
+    fputc('"', out);
+}
+
+/* Value writers take the key of the value in an object, or NULL for an element of an array. */
+static void jw_begin(struct jw *w, const char *key)
+{
+    if (w->comma)
+        fputc(',', w->out);
+    w->comma = false;
+    if (key) {
+        json_string(w->out, key);
+        fputc(':', w->out);
+    }
+}
+
+static void jw_open(struct jw *w, const char *key, char c)
+{
+    jw_begin(w, key);
+    fputc(c, w->out);
+}
+
+static void jw_close(struct jw *w, char c)
+{
+    fputc(c, w->out);
+    w->comma = true;
+}
+
+/* A value already in JSON form, or null when text is NULL. */
+static void jw_raw(struct jw *w, const char *key, const char *text)
+{
+    jw_begin(w, key);
+    fputs(text ? text : "null", w->out);
+    w->comma = true;
+}
+
+static void jw_str(struct jw *w, const char *key, const char *s)
+{
+    if (!s) {
+        jw_raw(w, key, NULL);
+        return;
+    }
+    jw_begin(w, key);
+    json_string(w->out, s);
+    w->comma = true;
+}
+
+static void jw_num(struct jw *w, const char *key, bool has, double d)
+{
+    char buf[40];
+    if (has && isfinite(d))
+        fmt_double(d, buf, sizeof buf);
+    jw_raw(w, key, has && isfinite(d) ? buf : NULL);
+}
+
+static void jw_u64(struct jw *w, const char *key, bool has, uint64_t v)
+{
+    char buf[24];
+    snprintf(buf, sizeof buf, "%" PRIu64, v);
+    jw_raw(w, key, has ? buf : NULL);
+}
+
+static void jw_i64(struct jw *w, const char *key, bool has, int64_t v)
+{
+    char buf[24];
+    snprintf(buf, sizeof buf, "%" PRId64, v);
+    jw_raw(w, key, has ? buf : NULL);
+}
+
+static void jw_bool(struct jw *w, const char *key, bool v)
+{
+    jw_raw(w, key, v ? "true" : "false");
+}
+
+/* A time as RFC 3339 under `key` and as Unix seconds under `key`_unix. */
+static void jw_time(struct jw *w, const char *key, bool has, int64_t t)
+{
+    char buf[SLIC_RFC3339_LEN], unix_key[64];
+    bool ok = has && slic_rfc3339_format(t, buf, sizeof buf) == 0;
+    jw_str(w, key, ok ? buf : NULL);
+    snprintf(unix_key, sizeof unix_key, "%s_unix", key);
+    jw_i64(w, unix_key, has, t);
+}
+
+/* ---- slic query ---------------------------------------------------------------------------- */
+
+static void sli_json_thresholds(struct jw *w, const Slic__SliResult *s)
+{
+    char key[40];
+    jw_open(w, "under_threshold", '{');
+    for (size_t i = 0; i < s->n_thresholds; i++) {
+        const Slic__ThresholdFraction *f = s->thresholds[i];
+        fmt_double(f->threshold, key, sizeof key);
+        jw_open(w, key, '{');
+        jw_num(w, "lower", f->has_count_lower, ratio(f->count_lower, s->count));
+        jw_num(w, "upper", f->has_count_upper, ratio(f->count_upper, s->count));
+        jw_u64(w, "count_lower", f->has_count_lower, f->count_lower);
+        jw_u64(w, "count_upper", f->has_count_upper, f->count_upper);
+        jw_bool(w, "exact", f->has_exact && f->exact);
+        jw_close(w, '}');
+    }
+    jw_close(w, '}');
+}
+
+static void sli_json(FILE *out, const Slic__SliResult *s, const struct cli_sli_scope *sc)
+{
+    struct jw w = {out, false};
+    bool any = s->count > 0; /* min, max and mean of no events are null, not 0 */
+    char key[40];
+    jw_open(&w, NULL, '{');
+    jw_str(&w, "sli", s->sli);
+    jw_str(&w, "site", sc->site);
+    jw_str(&w, "node", sc->node);
+    jw_open(&w, "labels", '{');
+    for (size_t i = 0; i < sc->n_labels; i++)
+        jw_str(&w, sc->labels[i].key, sc->labels[i].value);
+    jw_close(&w, '}');
+    jw_time(&w, "from", s->has_from, s->from);
+    jw_time(&w, "to", s->has_to, s->to);
+    jw_u64(&w, "resolution_seconds", s->has_resolution_seconds, s->resolution_seconds);
+    jw_u64(&w, "count", true, s->count);
+    jw_u64(&w, "good", true, s->good);
+    jw_num(&w, "good_ratio", any, ratio(s->good, s->count));
+    jw_num(&w, "sum", true, s->sum);
+    jw_num(&w, "min", any && s->has_min, s->min);
+    jw_num(&w, "max", any && s->has_max, s->max);
+    jw_num(&w, "mean", any, s->sum / (double)s->count);
+    jw_open(&w, "quantiles", '{');
+    for (size_t i = 0; i < s->n_quantiles; i++) {
+        fmt_double(s->quantiles[i]->q, key, sizeof key);
+        jw_num(&w, key, s->quantiles[i]->has_value, s->quantiles[i]->value);
+    }
+    jw_close(&w, '}');
+    if (s->n_thresholds > 0)
+        sli_json_thresholds(&w, s);
+    jw_bool(&w, "sketch_collapsed",
+            s->latency && s->latency->has_collapsed && s->latency->collapsed);
+    jw_close(&w, '}');
+    fputc('\n', out);
+}
+
+/* Rows of up to three cells prepared up front: the summary, quantiles and thresholds are
+ * short (a conforming reply has at most 32 quantiles and 16 thresholds). */
+#define ROWS_MAX 40
+#define ROW_CELL 256
+
+struct rows {
+    size_t n;
+    char cell[ROWS_MAX][3][ROW_CELL];
+};
+
+static void rows_cell(const void *ctx, size_t row, size_t col, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s", ((const struct rows *)ctx)->cell[row][col]);
+}
+
+/* The next row, cleared; NULL when the table is full. */
+static char (*rows_add(struct rows *r))[ROW_CELL]
+{
+    if (r->n >= ROWS_MAX)
+        return NULL;
+    memset(r->cell[r->n], 0, sizeof r->cell[r->n]);
+    return r->cell[r->n++];
+}
+
+/* A summary row: key and a formatted value. */
+static void kv(struct rows *r, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void kv(struct rows *r, const char *key, const char *fmt, ...)
+{
+    char(*row)[ROW_CELL] = rows_add(r);
+    if (!row)
+        return;
+    snprintf(row[0], ROW_CELL, "%s", key);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(row[1], ROW_CELL, fmt, ap);
+    va_end(ap);
+}
+
+static void rows_print(FILE *out, const struct rows *r, size_t cols, const char *const *headers,
+                       const bool *right)
+{
+    struct table t = {cols, headers, right, r->n, rows_cell, r};
+    table_print(out, &t);
+}
+
+static void fmt_scope(const struct cli_sli_scope *sc, char *buf, size_t n)
+{
+    size_t used = (size_t)snprintf(buf, n, "%s %s",
+                                   sc->site   ? "site"
+                                   : sc->node ? "node"
+                                              : "all",
+                                   sc->site   ? sc->site
+                                   : sc->node ? sc->node
+                                              : "sites");
+    for (size_t i = 0; i < sc->n_labels && used < n; i++)
+        used += (size_t)snprintf(buf + used, n - used, "%s%s=%s", i ? "," : ", labels ",
+                                 sc->labels[i].key, sc->labels[i].value);
+}
+
+static void fmt_range(const Slic__SliResult *s, char *buf, size_t n)
+{
+    char from[SLIC_RFC3339_LEN], to[SLIC_RFC3339_LEN], len[SLIC_DURATION_FMT_LEN];
+    char res[SLIC_DURATION_FMT_LEN];
+    fmt_time(s->has_from, s->from, from, sizeof from);
+    fmt_time(s->has_to, s->to, to, sizeof to);
+    if (!s->has_from || !s->has_to || s->to < s->from ||
+        slic_duration_format((double)s->to - (double)s->from, len, sizeof len) != 0)
+        snprintf(len, sizeof len, "-");
+    if (slic_duration_format(s->resolution_seconds, res, sizeof res) != 0)
+        snprintf(res, sizeof res, "-");
+    snprintf(buf, n, "%s .. %s (%s at %s resolution)", from, to, len, res);
+}
+
+static void sli_summary(FILE *out, const Slic__SliResult *s, const struct cli_sli_scope *sc)
+{
+    struct rows r = {0};
+    char buf[ROW_CELL];
+    bool any = s->count > 0;
+    kv(&r, "sli", "%s", s->sli ? s->sli : "-");
+    fmt_scope(sc, buf, sizeof buf);
+    kv(&r, "scope", "%s", buf);
+    fmt_range(s, buf, sizeof buf);
+    kv(&r, "range", "%s", buf);
+    kv(&r, "count", "%" PRIu64, s->count);
+    kv(&r, "good", "%" PRIu64, s->good);
+    fmt_percent(ratio(s->good, s->count), buf, sizeof buf);
+    kv(&r, "good ratio", "%s", buf);
+    fmt_ms(any ? s->sum / (double)s->count : NAN, buf, sizeof buf);
+    kv(&r, "mean", "%s", buf);
+    fmt_ms(any && s->has_min ? s->min : NAN, buf, sizeof buf);
+    kv(&r, "min", "%s", buf);
+    fmt_ms(any && s->has_max ? s->max : NAN, buf, sizeof buf);
+    kv(&r, "max", "%s", buf);
+    rows_print(out, &r, 2, NULL, NULL);
+}
+
+static void sli_quantiles(FILE *out, const Slic__SliResult *s)
+{
+    static const char *const headers[] = {"QUANTILE", "LATENCY"};
+    static const bool right[] = {false, true};
+    struct rows r = {0};
+    for (size_t i = 0; i < s->n_quantiles; i++) {
+        char(*row)[ROW_CELL] = rows_add(&r);
+        if (!row)
+            break;
+        fmt_percentile(s->quantiles[i]->q, row[0], ROW_CELL);
+        fmt_ms(s->quantiles[i]->has_value ? s->quantiles[i]->value : NAN, row[1], ROW_CELL);
+    }
+    fputc('\n', out);
+    rows_print(out, &r, 2, headers, right);
+}
+
+static void sli_thresholds(FILE *out, const Slic__SliResult *s)
+{
+    static const char *const headers[] = {"THRESHOLD", "AT OR BELOW", "EVENTS"};
+    static const bool right[] = {false, true, false};
+    struct rows r = {0};
+    for (size_t i = 0; i < s->n_thresholds; i++) {
+        const Slic__ThresholdFraction *f = s->thresholds[i];
+        char(*row)[ROW_CELL] = rows_add(&r), lo[64], hi[64];
+        if (!row)
+            break;
+        fmt_threshold(f->threshold, row[0], ROW_CELL);
+        fmt_percent(ratio(f->count_lower, s->count), lo, sizeof lo);
+        fmt_percent(ratio(f->count_upper, s->count), hi, sizeof hi);
+        if (f->count_lower == f->count_upper) {
+            snprintf(row[1], ROW_CELL, "%s", lo);
+            snprintf(row[2], ROW_CELL, "%" PRIu64 "%s", f->count_lower,
+                     f->has_exact && f->exact ? " (exact)" : "");
+        } else {
+            snprintf(row[1], ROW_CELL, "%s..%s", lo, hi);
+            snprintf(row[2], ROW_CELL, "%" PRIu64 "..%" PRIu64, f->count_lower, f->count_upper);
+        }
+    }
+    fputc('\n', out);
+    rows_print(out, &r, 3, headers, right);
+}
+
+void cli_print_sli(FILE *out, const Slic__SliResult *s, const struct cli_sli_scope *scope,
+                   bool json)
+{
+    if (json) {
+        sli_json(out, s, scope);
+        return;
+    }
+    sli_summary(out, s, scope);
+    if (s->n_quantiles > 0)
+        sli_quantiles(out, s);
+    if (s->n_thresholds > 0)
+        sli_thresholds(out, s);
+    if (s->has_from && s->has_to && s->from == s->to)
+        fputs("\nnote: the range lies beyond what the aggregator keeps (retention)\n", out);
+    else if (s->count == 0)
+        fputs("\nnote: no events in this range\n", out);
+    if (s->latency && s->latency->has_collapsed && s->latency->collapsed)
+        fputs("\nnote: the latency sketch reached its bucket cap; low quantiles are upper "
+              "bounds\n",
+              out);
+}
+
+/* ---- slic series --------------------------------------------------------------------------- */
+
+struct series_ctx {
+    Slic__SeriesInfo *const *series;
+    int64_t now;
+};
+
+static void series_cell(const void *ctx, size_t row, size_t col, char *buf, size_t size)
+{
+    const struct series_ctx *c = ctx;
+    const Slic__SeriesInfo *s = c->series[row];
+    size_t used = 0;
+    buf[0] = '\0';
+    switch (col) {
+    case 0:
+        snprintf(buf, size, "%s", s->sli ? s->sli : "-");
+        break;
+    case 1:
+        for (size_t i = 0; i < s->n_sites && used < size; i++)
+            used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? "," : "",
+                                     s->sites[i] ? s->sites[i] : "-");
+        break;
+    case 2:
+        fmt_time(s->has_last_data, s->last_data, buf, size);
+        break;
+    default:
+        fmt_age(s->has_last_data, s->last_data, c->now, buf, size);
+        break;
+    }
+}
+
+void cli_print_series(FILE *out, Slic__SeriesInfo *const *series, size_t n, int64_t now, bool json)
+{
+    if (json) {
+        struct jw w = {out, false};
+        jw_open(&w, NULL, '[');
+        for (size_t i = 0; i < n; i++) {
+            const Slic__SeriesInfo *s = series[i];
+            jw_open(&w, NULL, '{');
+            jw_str(&w, "sli", s->sli);
+            jw_open(&w, "sites", '[');
+            for (size_t k = 0; k < s->n_sites; k++)
+                jw_str(&w, NULL, s->sites[k]);
+            jw_close(&w, ']');
+            jw_time(&w, "last_data", s->has_last_data, s->last_data);
+            jw_close(&w, '}');
+        }
+        jw_close(&w, ']');
+        fputc('\n', out);
+        return;
+    }
+    if (n == 0) {
+        fputs("no SLIs stored yet\n", out);
+        return;
+    }
+    static const char *const headers[] = {"SLI", "SITES", "LAST DATA", "AGE"};
+    static const bool right[] = {false, false, false, true};
+    struct series_ctx c = {series, now};
+    struct table t = {4, headers, right, n, series_cell, &c};
+    table_print(out, &t);
+}
+
+/* ---- slic agents --------------------------------------------------------------------------- */
+
+struct agents_ctx {
+    Slic__AgentInfo *const *agents;
+    int64_t now;
+};
+
+static void agents_cell(const void *ctx, size_t row, size_t col, char *buf, size_t size)
+{
+    const struct agents_ctx *c = ctx;
+    const Slic__AgentInfo *a = c->agents[row];
+    switch (col) {
+    case 0:
+        snprintf(buf, size, "%s", a->agent_id ? a->agent_id : "-");
+        break;
+    case 1:
+        snprintf(buf, size, "%s", a->site ? a->site : "-");
+        break;
+    case 2:
+        snprintf(buf, size, "%s", a->node ? a->node : "-");
+        break;
+    case 3:
+    case 4:
+        if (col == 3 ? a->has_epoch : a->has_last_seq)
+            snprintf(buf, size, "%" PRIu64, col == 3 ? a->epoch : a->last_seq);
+        else
+            snprintf(buf, size, "-");
+        break;
+    case 5:
+        fmt_time(a->has_last_seen, a->last_seen, buf, size);
+        break;
+    default:
+        fmt_age(a->has_last_seen, a->last_seen, c->now, buf, size);
+        break;
+    }
+}
+
+void cli_print_agents(FILE *out, Slic__AgentInfo *const *agents, size_t n, int64_t now, bool json)
+{
+    if (json) {
+        struct jw w = {out, false};
+        jw_open(&w, NULL, '[');
+        for (size_t i = 0; i < n; i++) {
+            const Slic__AgentInfo *a = agents[i];
+            jw_open(&w, NULL, '{');
+            jw_str(&w, "agent_id", a->agent_id);
+            jw_str(&w, "site", a->site);
+            jw_str(&w, "node", a->node);
+            jw_u64(&w, "epoch", a->has_epoch, a->epoch);
+            jw_u64(&w, "last_seq", a->has_last_seq, a->last_seq);
+            jw_time(&w, "last_seen", a->has_last_seen, a->last_seen);
+            jw_close(&w, '}');
+        }
+        jw_close(&w, ']');
+        fputc('\n', out);
+        return;
+    }
+    if (n == 0) {
+        fputs("no agents have sent data yet\n", out);
+        return;
+    }
+    static const char *const headers[] = {"AGENT",    "SITE",      "NODE", "EPOCH",
+                                          "LAST SEQ", "LAST SEEN", "AGE"};
+    static const bool right[] = {false, false, false, true, true, false, true};
+    struct agents_ctx c = {agents, now};
+    struct table t = {7, headers, right, n, agents_cell, &c};
+    table_print(out, &t);
+}

@@ -1,0 +1,215 @@
+/* Loading slic-aggregator's YAML configuration onto its embedded defaults (see config.h). */
+#include "config.h"
+
+#include "alloc.h"
+#include "yamlconf.h"
+
+#include <string.h>
+
+static char *dup_string(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = slic_malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+int agg_config_defaults(struct agg_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->source = dup_string("built-in defaults");
+    c->listen = dup_string("tcp://127.0.0.1:7710");
+    c->data_dir = dup_string("./slic-data");
+    c->durable = true;
+    c->log_level = SLIC_LOG_INFO;
+    c->map_size = 1ull << 30;
+    c->map_size_max = 64ull << 30;
+    c->retention[0] = 2 * 86400;
+    c->retention[1] = 30 * 86400;
+    c->retention[2] = 400 * 86400;
+    c->max_request_bytes = 4u << 20;
+    c->contexts = 128;
+    c->max_future_seconds = 600;
+    c->max_label_sets_per_sli = 1000;
+    c->group_max_batches = 256;
+    c->expire_interval_seconds = 60;
+    if (!c->source || !c->listen || !c->data_dir) {
+        agg_config_fini(c);
+        return SLIC_ENOMEM;
+    }
+    return 0;
+}
+
+void agg_config_fini(struct agg_config *c)
+{
+    if (!c)
+        return;
+    slic_free(c->source);
+    slic_free(c->listen);
+    slic_free(c->data_dir);
+    memset(c, 0, sizeof *c);
+}
+
+/* Replaces *field with a copy of the string at key, if the key is there. */
+static int take_string(const slic_yaml_node *map, const char *key, char **field,
+                       struct slic_errmsg *err)
+{
+    const char *s = NULL;
+    int rc = slic_yaml_get_string(map, key, 0, &s, err);
+    if (rc || !s)
+        return rc;
+    char *copy = dup_string(s);
+    if (!copy)
+        return SLIC_ENOMEM;
+    slic_free(*field);
+    *field = copy;
+    return 0;
+}
+
+static int load_listen(const slic_yaml_node *root, struct agg_config *c, struct slic_errmsg *err)
+{
+    int rc = take_string(root, "listen", &c->listen, err);
+    if (rc)
+        return rc;
+    if (strncmp(c->listen, "tcp://", 6) != 0 && strncmp(c->listen, "tls+tcp://", 10) != 0 &&
+        strncmp(c->listen, "ipc://", 6) != 0)
+        return slic_yaml_error(slic_yaml_get(root, "listen"), err, SLIC_ECONFIG,
+                               "expected an nng URL like tcp://127.0.0.1:7710, got \"%s\"",
+                               c->listen);
+    return 0;
+}
+
+static int load_store(const slic_yaml_node *root, struct agg_config *c, struct slic_errmsg *err)
+{
+    static const char *const keys[] = {"map_size", "map_size_max", NULL};
+    const slic_yaml_node *m = NULL;
+    int rc = slic_yaml_get_mapping(root, "store", 0, &m, err);
+    if (rc || !m)
+        return rc;
+    if ((rc = slic_yaml_check_keys(m, keys, err)) ||
+        (rc = slic_yaml_get_size(m, "map_size", 0, 1u << 20, 1ull << 44, &c->map_size, err)) ||
+        (rc = slic_yaml_get_size(m, "map_size_max", 0, 1u << 20, 1ull << 44, &c->map_size_max,
+                                 err)))
+        return rc;
+    if (c->map_size_max < c->map_size)
+        return slic_yaml_error(slic_yaml_get(m, "map_size_max"), err, SLIC_ECONFIG,
+                               "must be at least map_size (%llu bytes)",
+                               (unsigned long long)c->map_size);
+    return 0;
+}
+
+static int load_retention(const slic_yaml_node *root, struct agg_config *c,
+                          struct slic_errmsg *err)
+{
+    static const char *const keys[] = {"10s", "1m", "1h", NULL};
+    const slic_yaml_node *m = NULL;
+    int rc = slic_yaml_get_mapping(root, "retention", 0, &m, err);
+    if (rc || !m)
+        return rc;
+    if ((rc = slic_yaml_check_keys(m, keys, err)))
+        return rc;
+    for (int i = 0; i < 3; i++) {
+        double d = (double)c->retention[i];
+        if ((rc = slic_yaml_get_duration(m, keys[i], 0, 3600, 20 * 366 * 86400.0, &d, err)))
+            return rc;
+        c->retention[i] = (int64_t)d;
+    }
+    if (c->retention[0] > c->retention[1] || c->retention[1] > c->retention[2])
+        return slic_yaml_error(m, err, SLIC_ECONFIG,
+                               "coarser rollups must be kept at least as long as finer ones "
+                               "(10s <= 1m <= 1h)");
+    return 0;
+}
+
+static int load_limits(const slic_yaml_node *root, struct agg_config *c, struct slic_errmsg *err)
+{
+    static const char *const keys[] = {"max_request",        "contexts",
+                                       "max_future",         "label_sets_per_sli",
+                                       "group_max_batches",  "expire_interval",
+                                       NULL};
+    const slic_yaml_node *m = NULL;
+    int rc = slic_yaml_get_mapping(root, "limits", 0, &m, err);
+    if (rc || !m)
+        return rc;
+    uint64_t contexts = c->contexts, sets = c->max_label_sets_per_sli;
+    uint64_t group = c->group_max_batches;
+    double future = (double)c->max_future_seconds, expire = c->expire_interval_seconds;
+    if ((rc = slic_yaml_check_keys(m, keys, err)) ||
+        (rc = slic_yaml_get_size(m, "max_request", 0, 4096, 256u << 20, &c->max_request_bytes,
+                                 err)) ||
+        (rc = slic_yaml_get_uint64(m, "contexts", 0, 1, 65536, &contexts, err)) ||
+        (rc = slic_yaml_get_duration(m, "max_future", 0, 0, 86400, &future, err)) ||
+        (rc = slic_yaml_get_uint64(m, "label_sets_per_sli", 0, 1, 1000000, &sets, err)) ||
+        (rc = slic_yaml_get_uint64(m, "group_max_batches", 0, 1, 1024, &group, err)) ||
+        (rc = slic_yaml_get_duration(m, "expire_interval", 0, 1, 86400, &expire, err)))
+        return rc;
+    c->contexts = (unsigned)contexts;
+    c->max_label_sets_per_sli = (unsigned)sets;
+    c->group_max_batches = (unsigned)group;
+    c->max_future_seconds = (int64_t)future;
+    c->expire_interval_seconds = (unsigned)expire;
+    return 0;
+}
+
+static int load_log_level(const slic_yaml_node *root, struct agg_config *c,
+                          struct slic_errmsg *err)
+{
+    const char *s = NULL;
+    int rc = slic_yaml_get_string(root, "log_level", 0, &s, err);
+    if (rc || !s)
+        return rc;
+    if (slic_log_level_parse(s, &c->log_level) != 0)
+        return slic_yaml_error(slic_yaml_get(root, "log_level"), err, SLIC_ECONFIG,
+                               "expected debug, info, warn or error, got \"%s\"", s);
+    return 0;
+}
+
+static int load_root(const slic_yaml_node *root, struct agg_config *c, struct slic_errmsg *err)
+{
+    static const char *const keys[] = {"listen", "data_dir", "durable", "log_level", "store",
+                                       "retention", "limits", NULL};
+    int rc;
+    if ((rc = slic_yaml_check_keys(root, keys, err)) || (rc = load_listen(root, c, err)) ||
+        (rc = take_string(root, "data_dir", &c->data_dir, err)) ||
+        (rc = slic_yaml_get_bool(root, "durable", 0, &c->durable, err)) ||
+        (rc = load_log_level(root, c, err)) || (rc = load_store(root, c, err)) ||
+        (rc = load_retention(root, c, err)) || (rc = load_limits(root, c, err)))
+        return rc;
+    return 0;
+}
+
+int agg_config_load(const char *path, struct agg_config *out, struct slic_errmsg *err)
+{
+    struct agg_config c;
+    slic_yaml_stream *y = NULL;
+    int rc = agg_config_defaults(&c);
+    if (rc)
+        return rc;
+    if ((rc = slic_yaml_load_file(path, NULL, &y, err)) != 0) {
+        if (rc > -4096 && rc < 0 && err)
+            slic_errmsg_set(err, rc, "%s: cannot read: %s", path, slic_strerror(rc));
+        goto fail;
+    }
+    if (slic_yaml_doc_count(y) > 1) {
+        rc = slic_yaml_error(slic_yaml_doc(y, 1), err, SLIC_ECONFIG,
+                             "a configuration file holds one YAML document");
+        goto fail;
+    }
+    /* An empty file means "all defaults". */
+    if (slic_yaml_doc_count(y) == 1 && !slic_yaml_is_null(slic_yaml_doc(y, 0)) &&
+        (rc = load_root(slic_yaml_doc(y, 0), &c, err)) != 0)
+        goto fail;
+    slic_free(c.source);
+    if (!(c.source = dup_string(path))) {
+        rc = SLIC_ENOMEM;
+        goto fail;
+    }
+    slic_yaml_destroy(y);
+    *out = c;
+    return 0;
+fail:
+    slic_yaml_destroy(y);
+    agg_config_fini(&c);
+    return rc;
+}

@@ -1,0 +1,45 @@
+/* slic-aggregator's configuration: embedded defaults, overridden by a YAML file. Loading checks
+ * everything an operator can get wrong and says where: file, line, key, value, what was
+ * expected. A config is loaded whole or not at all, so SIGHUP can keep the old one on error. */
+#ifndef SLIC_AGG_CONFIG_H
+#define SLIC_AGG_CONFIG_H
+
+#include "err.h"
+#include "log.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct agg_config {
+    /* Where the settings came from: a file path, or "built-in defaults". */
+    char *source;
+    /* nng URL agents and `slic` connect to. */
+    char *listen;
+    char *data_dir;
+    /* Synced commits (true) or MDB_NOSYNC (false: faster, an OS crash may lose acked data). */
+    bool durable;
+    enum slic_log_level log_level;
+    uint64_t map_size;
+    uint64_t map_size_max;
+    /* Retention of the 10 s, 1 min and 1 h rollups, seconds. */
+    int64_t retention[3];
+    uint64_t max_request_bytes;
+    unsigned contexts;
+    int64_t max_future_seconds;
+    unsigned max_label_sets_per_sli;
+    unsigned group_max_batches;
+    unsigned expire_interval_seconds;
+};
+
+/* Fills c with the embedded defaults (strings allocated; agg_config_fini frees). 0 or
+ * SLIC_ENOMEM. */
+int agg_config_defaults(struct agg_config *c);
+
+/* Defaults, then the file at path on top. 0 with *out filled; -errno when the file cannot be
+ * read, SLIC_ECONFIG/SLIC_EMISSING/SLIC_ETOOBIG with err naming file, line and key, or
+ * SLIC_ENOMEM. *out untouched on failure. */
+int agg_config_load(const char *path, struct agg_config *out, struct slic_errmsg *err);
+
+void agg_config_fini(struct agg_config *c);
+
+#endif

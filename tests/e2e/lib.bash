@@ -1,0 +1,76 @@
+# Shared helpers for end-to-end tests (sourced, not run). Each test gets its own temp dir and
+# loopback port, starts the real daemons from $SLIC_BUILD/bin, and stops by PID whatever it
+# started, also when it fails half-way.
+set -uo pipefail
+
+SLIC_BUILD=${SLIC_BUILD:-build/asan}
+BIN=$SLIC_BUILD/bin
+E2E_DIR=$(mktemp -d /tmp/slic-e2e.XXXXXX)
+E2E_PIDS=()
+# Leak reports of daemons killed with SIGKILL are meaningless; clean exits are still checked.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+
+e2e_cleanup() {
+    local pid
+    for pid in "${E2E_PIDS[@]}"; do
+        kill -9 "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    done
+    if [ "${E2E_KEEP:-0}" = 1 ]; then echo "kept $E2E_DIR"; else rm -rf "$E2E_DIR"; fi
+}
+trap e2e_cleanup EXIT
+
+fail() {
+    echo "FAIL: $*" >&2
+    for f in "$E2E_DIR"/*.log; do
+        [ -f "$f" ] || continue
+        echo "--- last lines of $f" >&2
+        tail -n 30 "$f" >&2
+    done
+    exit 1
+}
+
+pass() { echo "ok: $*"; }
+
+# A free TCP port on 127.0.0.1, chosen at random and checked with ss.
+free_port() {
+    local p
+    for _ in $(seq 1 50); do
+        p=$((20000 + RANDOM % 20000))
+        ss -ltn "sport = :$p" | grep -q ":$p" || { echo "$p"; return; }
+    done
+    fail "no free port found"
+}
+
+# start_aggregator NAME [extra args...]: starts slic-aggregator on a free port with data in
+# $E2E_DIR/NAME, sets AGG_PID and AGG_ADDR, and waits until it answers a query.
+start_aggregator() {
+    local name=$1
+    shift
+    AGG_PORT=${AGG_PORT:-$(free_port)}
+    AGG_ADDR="tcp://127.0.0.1:$AGG_PORT"
+    "$BIN/slic-aggregator" --listen "$AGG_ADDR" --data-dir "$E2E_DIR/$name" "$@" \
+        >>"$E2E_DIR/$name.log" 2>&1 &
+    AGG_PID=$!
+    E2E_PIDS+=("$AGG_PID")
+    for _ in $(seq 1 100); do
+        kill -0 "$AGG_PID" 2>/dev/null || fail "slic-aggregator exited at start"
+        "$BIN/slic" --addr "$AGG_ADDR" --timeout 1s series >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    fail "slic-aggregator did not answer within 10 s"
+}
+
+# stop_aggregator: SIGTERM and wait; fails the test if it does not exit cleanly.
+stop_aggregator() {
+    kill -TERM "$AGG_PID"
+    wait "$AGG_PID"
+    local rc=$?
+    [ "$rc" -eq 0 ] || fail "slic-aggregator exited with $rc after SIGTERM"
+}
+
+slic() { "$BIN/slic" --addr "$AGG_ADDR" "$@"; }
+
+# near ACTUAL EXPECTED REL: |actual - expected| <= rel * expected
+near() { jq -en --argjson a "$1" --argjson e "$2" --argjson r "$3" \
+    '(($a - $e) | fabs) <= $r * $e' >/dev/null; }
