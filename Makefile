@@ -49,7 +49,7 @@ TOOLS       := $(if $(TOOL_SRC),$(O)/bin/slic-testsend)
 TEST_BIN    := $(TEST_SRC:tests/unit/%.c=$(O)/tests/%)
 BENCH_BIN   := $(BENCH_SRC:tests/bench/%.c=$(O)/bench/%)
 
-.PHONY: all deps test test-build test-artifacts bench fuzz fuzz-build clean format check-format libs
+.PHONY: all deps test test-build test-artifacts bench-artifacts bench fuzz fuzz-build clean format check-format libs
 
 all: libs $(BINS)
 
@@ -128,8 +128,11 @@ $(O)/bench/%: $(O)/obj/tests/bench/%.o $(LIBS_ALL)
 	$(Q)$(CC) $^ -o $@ $(LDLIBS_ALL)
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory O=build/release SAN=0 $(BENCH_SRC:tests/bench/%.c=build/release/bench/%)
+	$(Q)$(MAKE) --no-print-directory O=build/release SAN=0 bench-artifacts
 	$(Q)for b in $(BENCH_SRC:tests/bench/%.c=build/release/bench/%); do $$b || exit 1; done
+	$(Q)for s in tests/bench/*.sh; do SLIC_BUILD=build/release bash $$s || exit 1; done
+
+bench-artifacts: $(BENCH_BIN) $(BINS) $(TOOLS)
 
 # ---- fuzz targets: clang + libFuzzer (skipped with a message when clang is absent) ----
 FUZZ_O := build/fuzz

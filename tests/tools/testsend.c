@@ -31,11 +31,14 @@ struct opts {
     double deadline_s;
     const char *expect;
     const char *bad;
+    const char *prefix;
+    unsigned window_seconds;
 };
 
 static struct opts o = {
     .addr = "tcp://127.0.0.1:7710", .agents = 4, .series = 3, .windows = 6, .values = 100,
-    .sites = 2, .threads = 4, .seed = 1, .epoch = 1, .deadline_s = 120};
+    .sites = 2, .threads = 4, .seed = 1, .epoch = 1, .deadline_s = 120, .prefix = "",
+    .window_seconds = 10};
 
 static atomic_ulong n_accepted, n_duplicate, n_rejected, n_retries;
 
@@ -80,7 +83,7 @@ static char *xstrdup(const char *s)
 
 static int64_t window_start(unsigned w)
 {
-    return o.start + (int64_t)w * 10;
+    return o.start + (int64_t)w * o.window_seconds;
 }
 
 /* Batch seq w+1 of agent a: every series' events of window w. */
@@ -88,11 +91,11 @@ static void build_batch(unsigned a, unsigned w, struct slic_batch *b)
 {
     char buf[64];
     memset(b, 0, sizeof *b);
-    snprintf(buf, sizeof buf, "agent-%u", a);
+    snprintf(buf, sizeof buf, "%sagent-%u", o.prefix, a);
     b->agent_id = xstrdup(buf);
     snprintf(buf, sizeof buf, "site-%u", a % o.sites);
     b->site = xstrdup(buf);
-    snprintf(buf, sizeof buf, "node-%u", a);
+    snprintf(buf, sizeof buf, "%snode-%u", o.prefix, a);
     b->node = xstrdup(buf);
     b->epoch = o.epoch;
     b->seq = w + 1;
@@ -103,7 +106,7 @@ static void build_batch(unsigned a, unsigned w, struct slic_batch *b)
         snprintf(buf, sizeof buf, "sli%u", s);
         se->sli = xstrdup(buf);
         se->window_start = window_start(w);
-        se->window_seconds = 10;
+        se->window_seconds = o.window_seconds;
         if (slic_sketch_create(SLIC_SKETCH_DEFAULT_ALPHA, SLIC_SKETCH_DEFAULT_MAX_BUCKETS,
                                &se->latency))
             die("sketch", "", 0);
@@ -255,7 +258,9 @@ static void usage(FILE *to)
             "  --series N        SLIs per batch, named sli0.. (default 3)\n"
             "  --windows N       10 s windows per agent = batches per agent (default 6)\n"
             "  --values N        events per series per window (default 100)\n"
-            "  --start T         first window start, Unix seconds (default: now - windows*10)\n"
+            "  --start T         first window start, Unix seconds (default: now - windows*len)\n"
+            "  --window-seconds N  window length, a multiple of 10 (default 10)\n"
+            "  --prefix P        prefix of agent ids and node names, so senders do not collide\n"
             "  --seed N --epoch N\n"
             "  --threads N       concurrent senders (default 4)\n"
             "  --duplicate       send every batch twice, the second time newest first\n"
@@ -281,6 +286,7 @@ int main(int argc, char **argv)
         {"start", 1, 0, 't'},   {"seed", 1, 0, 'r'},    {"epoch", 1, 0, 'e'},
         {"threads", 1, 0, 'j'}, {"duplicate", 0, 0, 'd'}, {"deadline", 1, 0, 'D'},
         {"expect", 1, 0, 'x'},  {"bad", 1, 0, 'b'},     {"help", 0, 0, 'h'},
+        {"prefix", 1, 0, 'p'},  {"window-seconds", 1, 0, 'W'},
         {0, 0, 0, 0}};
     int c;
     o.start = -1;
@@ -300,18 +306,22 @@ int main(int argc, char **argv)
         case 'D': o.deadline_s = atof(optarg); break;
         case 'x': o.expect = optarg; break;
         case 'b': o.bad = optarg; break;
+        case 'p': o.prefix = optarg; break;
+        case 'W': o.window_seconds = (unsigned)atoi(optarg); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
-    if (o.sites == 0 || o.threads == 0 || o.values == 0) {
+    if (o.sites == 0 || o.threads == 0 || o.values == 0 || o.window_seconds == 0 ||
+        o.window_seconds % 10 != 0) {
         usage(stderr);
         return 2;
     }
+    int64_t len = o.window_seconds;
     if (o.start < 0)
-        o.start = (time(NULL) / 10 - (int64_t)o.windows - 1) * 10;
-    if (o.start % 10)
-        die("--start must be a multiple of 10", "", 0);
+        o.start = (time(NULL) / len - (int64_t)o.windows - 1) * len;
+    if (o.start % len)
+        die("--start must be a multiple of the window length", "", 0);
     if (o.bad)
         return testsend_bad(o.bad) ? 1 : 0;
     if (o.expect)
