@@ -366,25 +366,51 @@ int slic_sketch_add_n(slic_sketch *sk, double value, uint64_t n)
     return 0;
 }
 
-/* The hot path of every agent: one value, already inside the bucket array, nothing near
- * overflow. Everything else goes the general way. Written branch-free where it can be. */
+/* The hot path of every agent: one ordinary value whose bucket is within the range already
+ * seen, nothing near overflow. Everything else takes the general path. The cubic mapping works
+ * on the value's bits, and for positive doubles the bits order like the values, so one
+ * unsigned comparison rejects zero, subnormals, negatives, NaN and infinities at once. */
+#define MIN_INDEXABLE_BITS 0x0170000000000000ull /* 2^-1000 */
+#define MAX_INDEXABLE_BITS 0x7e70000000000000ull /* 2^+1000 */
+
+static inline double cubic_log2_bits(uint64_t bits)
+{
+    int exponent = (int)(bits >> 52) - 1023;
+    uint64_t mantissa_bits = (bits & 0x000fffffffffffffull) | 0x3ff0000000000000ull;
+    double mantissa;
+    memcpy(&mantissa, &mantissa_bits, sizeof mantissa);
+    double s = mantissa - 1.0;
+    return (double)exponent + ((CUBIC_A * s + CUBIC_B) * s + CUBIC_C) * s;
+}
+
 int slic_sketch_add(slic_sketch *sk, double value)
 {
-    if (value >= SLIC_SKETCH_MIN_INDEXABLE && value <= SLIC_SKETCH_MAX_INDEXABLE) {
-        int32_t index = index_of(sk, value);
-        uint32_t rel = (uint32_t)((int64_t)index - sk->offset);
-        double sum = sk->sum + value;
-        if (rel < sk->cap && sum <= DBL_MAX && sk->count != UINT64_MAX) {
-            sk->counts[rel]++;
-            sk->lo = index < sk->lo ? index : sk->lo;
-            sk->hi = index > sk->hi ? index : sk->hi;
-            sk->count++;
-            sk->sum = sum;
-            sk->min = value < sk->min ? value : sk->min;
-            sk->max = value > sk->max ? value : sk->max;
-            return 0;
-        }
+    int32_t index;
+    if (sk->mapping == SLIC_SKETCH_MAPPING_CUBIC) {
+        uint64_t bits;
+        memcpy(&bits, &value, sizeof bits);
+        if (bits - MIN_INDEXABLE_BITS > MAX_INDEXABLE_BITS - MIN_INDEXABLE_BITS)
+            goto general;
+        index = ceil_to_int(cubic_log2_bits(bits) * sk->multiplier);
+    } else {
+        if (!(value >= SLIC_SKETCH_MIN_INDEXABLE && value <= SLIC_SKETCH_MAX_INDEXABLE))
+            goto general;
+        index = ceil_to_int(log(value) * (1.0 / M_LN2) * sk->multiplier);
     }
+    if (index < sk->lo || index > sk->hi)
+        goto general;
+    double sum = sk->sum + value;
+    if (sum > DBL_MAX || sk->count == UINT64_MAX)
+        goto general;
+    sk->counts[(int64_t)index - sk->offset]++;
+    sk->count++;
+    sk->sum = sum;
+    if (value < sk->min)
+        sk->min = value;
+    if (value > sk->max)
+        sk->max = value;
+    return 0;
+general:
     return slic_sketch_add_n(sk, value, 1);
 }
 
