@@ -22,7 +22,7 @@ OPTFLAGS := -O2
 LDSAN    :=
 endif
 CFLAGS_ALL := $(BASEFLAGS) $(OPTFLAGS) $(CFLAGS)
-LDLIBS_ALL := -llmdb -lnng -lyaml -lprotobuf-c -lpthread -lm $(LDLIBS)
+LDLIBS_ALL := -llmdb -lnng -lyaml -lprotobuf-c -luv -lcurl -lmicrohttpd -lpthread -lm $(LDLIBS)
 
 COMMON_SRC  := $(sort $(wildcard common/*.c))
 PROTO_SRC   := $(sort $(wildcard proto/*.c))
@@ -32,6 +32,9 @@ FUZZ_SRC    := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 # aggregator/: everything but the two mains goes into a library the tests link too.
 AGG_MAINS   := aggregator/main.c $(wildcard aggregator/cli*.c)
 AGG_SRC     := $(filter-out $(AGG_MAINS),$(sort $(wildcard aggregator/*.c)))
+# agent/: likewise, everything but its main.
+AGENT_MAINS := agent/main.c
+AGENT_SRC   := $(filter-out $(AGENT_MAINS),$(sort $(wildcard agent/*.c)))
 TOOL_SRC    := $(sort $(wildcard tests/tools/*.c))
 
 GEN_C       := $(O)/gen/slic.pb-c.c
@@ -43,17 +46,20 @@ LIB_COMMON  := $(O)/lib/libslic_common.a
 LIB_PROTO   := $(O)/lib/libslic_proto.a
 AGG_OBJ     := $(AGG_SRC:%.c=$(O)/obj/%.o)
 LIB_AGG     := $(O)/lib/libslic_agg.a
+AGENT_OBJ   := $(AGENT_SRC:%.c=$(O)/obj/%.o)
+LIB_AGENT   := $(O)/lib/libslic_agent.a
 BINS        := $(if $(wildcard aggregator/main.c),$(O)/bin/slic-aggregator) \
+               $(if $(wildcard agent/main.c),$(O)/bin/slic-agent) \
                $(if $(wildcard aggregator/cli.c),$(O)/bin/slic)
-TOOLS       := $(if $(TOOL_SRC),$(O)/bin/slic-testsend)
+TOOLS       := $(O)/bin/slic-testsend $(O)/bin/slic-loadgen $(O)/bin/slic-testhttp
 TEST_BIN    := $(TEST_SRC:tests/unit/%.c=$(O)/tests/%)
 BENCH_BIN   := $(BENCH_SRC:tests/bench/%.c=$(O)/bench/%)
 
-.PHONY: all deps test test-build test-artifacts bench-artifacts bench fuzz fuzz-build clean format check-format libs
+.PHONY: all deps demo test test-build test-artifacts bench-artifacts bench fuzz fuzz-build clean format check-format libs
 
 all: libs $(BINS)
 
-libs: $(LIB_COMMON) $(LIB_PROTO) $(LIB_AGG)
+libs: $(LIB_COMMON) $(LIB_PROTO) $(LIB_AGG) $(LIB_AGENT)
 
 deps:
 	$(Q)bash .ci/deps.sh
@@ -64,9 +70,9 @@ $(GEN_C) $(GEN_H) &: proto/slic.proto
 	$(Q)protoc-c --proto_path=proto --c_out=$(O)/gen proto/slic.proto
 
 # Everything that includes a proto header must wait for the generator.
-MAIN_OBJ := $(patsubst %.c,$(O)/obj/%.o,$(AGG_MAINS) $(TOOL_SRC) $(TEST_SRC) $(BENCH_SRC) \
-                $(FUZZ_SRC))
-$(COMMON_OBJ) $(PROTO_OBJ) $(AGG_OBJ) $(HARNESS_OBJ) $(MAIN_OBJ): | $(GEN_H)
+MAIN_OBJ := $(patsubst %.c,$(O)/obj/%.o,$(AGG_MAINS) $(AGENT_MAINS) $(TOOL_SRC) $(TEST_SRC) \
+                $(BENCH_SRC) $(FUZZ_SRC))
+$(COMMON_OBJ) $(PROTO_OBJ) $(AGG_OBJ) $(AGENT_OBJ) $(HARNESS_OBJ) $(MAIN_OBJ): | $(GEN_H)
 
 # Generated code is not ours to warn about: compiled without -Werror.
 $(O)/obj/gen/slic.pb-c.o: $(GEN_C)
@@ -77,8 +83,8 @@ $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS_ALL) $(WARN) -c $< -o $@
 
-# Unit tests of the aggregator include its headers by name.
-$(O)/obj/tests/unit/%.o: CFLAGS_ALL += -Iaggregator
+# Unit tests of the aggregator and the agent include their headers by name.
+$(O)/obj/tests/unit/%.o: CFLAGS_ALL += -Iaggregator -Iagent
 
 $(LIB_COMMON): $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
@@ -92,10 +98,18 @@ $(LIB_AGG): $(AGG_OBJ)
 	@mkdir -p $(dir $@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+$(LIB_AGENT): $(AGENT_OBJ)
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
 # ---- binaries ----
-LIBS_ALL := $(LIB_AGG) $(LIB_PROTO) $(LIB_COMMON)
+LIBS_ALL := $(LIB_AGG) $(LIB_AGENT) $(LIB_PROTO) $(LIB_COMMON)
 
 $(O)/bin/slic-aggregator: $(O)/obj/aggregator/main.o $(LIBS_ALL)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDSAN) $^ -o $@ $(LDLIBS_ALL)
+
+$(O)/bin/slic-agent: $(O)/obj/agent/main.o $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDSAN) $^ -o $@ $(LDLIBS_ALL)
 
@@ -103,9 +117,20 @@ $(O)/bin/slic: $(patsubst %.c,$(O)/obj/%.o,$(wildcard aggregator/cli*.c)) $(LIBS
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDSAN) $^ -o $@ $(LDLIBS_ALL)
 
-$(O)/bin/slic-testsend: $(TOOL_SRC:%.c=$(O)/obj/%.o) $(LIBS_ALL)
+# Test tools: slic-testsend plays agents, slic-loadgen plays a StatsD client, slic-testhttp is a
+# web endpoint for probes.
+$(O)/bin/slic-testsend: $(O)/obj/tests/tools/testsend.o $(O)/obj/tests/tools/testsend_bad.o \
+                        $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDSAN) $^ -o $@ $(LDLIBS_ALL)
+
+$(O)/bin/slic-loadgen: $(O)/obj/tests/tools/loadgen.o
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDSAN) $^ -o $@ -lm
+
+$(O)/bin/slic-testhttp: $(O)/obj/tests/tools/testhttp.o
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDSAN) $^ -o $@ -lmicrohttpd
 
 # ---- unit tests: one binary per module ----
 $(O)/tests/%: $(O)/obj/tests/unit/%.o $(HARNESS_OBJ) $(LIBS_ALL)
@@ -133,6 +158,11 @@ bench: deps
 	$(Q)for s in tests/bench/*.sh; do SLIC_BUILD=build/release bash $$s || exit 1; done
 
 bench-artifacts: $(BENCH_BIN) $(BINS) $(TOOLS)
+
+# ---- the demo: an aggregator and two agents on loopback, about a minute of traffic ----
+demo: deps
+	$(Q)$(MAKE) --no-print-directory O=build/release SAN=0 $(BINS) $(TOOLS)
+	$(Q)SLIC_BUILD=build/release bash examples/demo.sh
 
 # ---- fuzz targets: clang + libFuzzer (skipped with a message when clang is absent) ----
 FUZZ_O := build/fuzz

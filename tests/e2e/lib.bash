@@ -74,3 +74,38 @@ slic() { "$BIN/slic" --addr "$AGG_ADDR" "$@"; }
 # near ACTUAL EXPECTED REL: |actual - expected| <= rel * expected
 near() { jq -en --argjson a "$1" --argjson e "$2" --argjson r "$3" \
     '(($a - $e) | fabs) <= $r * $e' >/dev/null; }
+
+# start_agent NAME [extra args...]: starts slic-agent with its spool in $E2E_DIR/NAME.spool, a
+# free UDP port (AGENT_UDP) and a unix socket (AGENT_UNIX), delivering to $AGG_ADDR; sets
+# AGENT_PID. Waits until the UDP socket is bound.
+start_agent() {
+    local name=$1
+    shift
+    AGENT_UDP=127.0.0.1:$(free_port)
+    AGENT_UNIX=$E2E_DIR/$name.sock
+    rm -f "$AGENT_UNIX" # a killed agent leaves its socket file behind
+    "$BIN/slic-agent" --aggregator "$AGG_ADDR" --spool-dir "$E2E_DIR/$name.spool" \
+        --udp "$AGENT_UDP" --unix "$AGENT_UNIX" "$@" >>"$E2E_DIR/$name.log" 2>&1 &
+    AGENT_PID=$!
+    E2E_PIDS+=("$AGENT_PID")
+    for _ in $(seq 1 100); do
+        kill -0 "$AGENT_PID" 2>/dev/null || fail "slic-agent exited at start"
+        [ -S "$AGENT_UNIX" ] && return 0
+        sleep 0.1
+    done
+    fail "slic-agent did not bind its sockets within 10 s"
+}
+
+# wait_count SLI WANT [SECONDS] [extra slic query args]: polls until the aggregator holds
+# exactly WANT events of SLI over the last hour; fails after SECONDS (default 40).
+wait_count() {
+    local sli=$1 want=$2 secs=${3:-40} got=0
+    shift 3 2>/dev/null || shift $#
+    for _ in $(seq 1 $((secs * 5))); do
+        got=$(slic query "$sli" --window 1h --json "$@" 2>/dev/null | jq -r '.count // 0')
+        [ "$got" = "$want" ] && return 0
+        [ "${got:-0}" -gt "$want" ] 2>/dev/null && fail "$sli: $got events stored, more than the $want sent"
+        sleep 0.2
+    done
+    fail "$sli: $got events stored after ${secs}s, expected $want"
+}

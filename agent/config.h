@@ -1,0 +1,94 @@
+/* slic-agent's configuration: embedded defaults (it runs with no file at all), overridden by a
+ * YAML file whose mistakes are reported by file, line and key. A configuration is loaded whole
+ * or not at all, so SIGHUP can keep the running one when a new file is broken. */
+#ifndef SLIC_AGENT_CONFIG_H
+#define SLIC_AGENT_CONFIG_H
+
+#include "batch.h"
+#include "err.h"
+#include "log.h"
+#include "probe.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define AGENT_CONFIG_PROBES_MAX 256
+#define AGENT_CONFIG_TAILS_MAX 64
+
+/* One probe: an HTTP(S) request or a TCP connect, on an interval (see probe.h). */
+struct agent_config_probe {
+    char *sli;
+    enum agent_probe_kind kind;
+    char *target; /* URL for http, HOST:PORT for tcp */
+    double interval_s;
+    double timeout_s;
+    struct agent_probe_status status; /* expected codes; n == 0: 200-399 */
+    char *body_contains;              /* NULL: any body */
+    char *ca_file;                    /* NULL: the system's CAs */
+    bool insecure;                    /* do not verify the peer (tests, never production) */
+};
+
+/* The probe as probe.h takes it; strings borrowed from p. */
+struct agent_probe_config agent_config_probe_view(const struct agent_config_probe *p);
+
+enum agent_tail_format { AGENT_TAIL_COMBINED = 1, AGENT_TAIL_JSON = 2 };
+
+/* One access log to follow. */
+struct agent_config_tail {
+    char *sli;
+    char *path;
+    enum agent_tail_format format;
+    /* combined: which whitespace-separated field holds the latency, counted from 0, or from
+     * the end of the line when negative (-1, the default: the last field); json: the key. */
+    int latency_field;
+    char *latency_key;
+    char *status_key;
+    char *path_key;
+    double latency_unit_s; /* 1 for seconds, 0.001 for ms, 1e-6 for us */
+    bool route_label;      /* keep the request path (without query) as label `route` */
+    bool from_start;       /* a file never seen before is read from its start, not its end */
+};
+
+struct agent_config {
+    char *source; /* file path, or "built-in defaults" */
+    char *agent_id;
+    char *site;
+    char *node;
+    char *aggregator;
+    char *spool_dir;
+    uint64_t spool_max_bytes;
+    uint32_t window_seconds;
+    enum slic_log_level log_level;
+    char *udp;       /* "" disables */
+    char *unix_path; /* "" disables */
+    uint64_t recv_buffer;
+    unsigned status_bad_min;
+    char **label_keys;
+    size_t n_label_keys;
+    struct slic_sli_thresholds *thresholds;
+    size_t n_thresholds;
+    uint32_t max_labelsets_per_sli;
+    uint32_t max_slis;
+    unsigned inflight;
+    struct agent_config_probe *probes;
+    size_t n_probes;
+    struct agent_config_tail *tails;
+    size_t n_tails;
+};
+
+/* Fills c with the embedded defaults: site "local", node and agent_id = the host name,
+ * aggregator tcp://127.0.0.1:7710, UDP 127.0.0.1:8125, unix socket ./slic-agent.sock, 10 s
+ * windows, spool ./slic-spool capped at 1 GiB. 0 or SLIC_ENOMEM. */
+int agent_config_defaults(struct agent_config *c);
+
+/* Defaults, then the file on top. 0; -errno when unreadable; SLIC_ECONFIG, SLIC_EMISSING or
+ * SLIC_ETOOBIG with err naming file, line and key; SLIC_ENOMEM. *out untouched on failure. */
+int agent_config_load(const char *path, struct agent_config *out, struct slic_errmsg *err);
+
+void agent_config_fini(struct agent_config *c);
+
+/* Replaces *field with a copy of value. 0 or SLIC_ENOMEM. */
+int agent_config_set_string(char **field, const char *value);
+
+#endif
