@@ -118,6 +118,7 @@ static int load_identity(const slic_yaml_node *root, struct agent_config *c,
                          struct slic_errmsg *err)
 {
     int rc;
+    c->agent_id_set = slic_yaml_get(root, "agent_id") != NULL;
     if ((rc = take_name(root, "agent_id", &c->agent_id, err)) ||
         (rc = take_name(root, "site", &c->site, err)) ||
         (rc = take_name(root, "node", &c->node, err)) ||
@@ -302,6 +303,11 @@ static int load_root(const slic_yaml_node *root, struct agent_config *c, struct 
     return 0;
 }
 
+int agent_config_finish(struct agent_config *c)
+{
+    return c->agent_id_set ? 0 : agent_config_set_string(&c->agent_id, c->node);
+}
+
 int agent_config_load(const char *path, struct agent_config *out, struct slic_errmsg *err)
 {
     struct agent_config c;
@@ -319,7 +325,8 @@ int agent_config_load(const char *path, struct agent_config *out, struct slic_er
     if (slic_yaml_doc_count(y) == 1 && !slic_yaml_is_null(slic_yaml_doc(y, 0)) &&
         (rc = load_root(slic_yaml_doc(y, 0), &c, err)) != 0)
         goto fail;
-    if ((rc = agent_config_set_string(&c.source, path)) != 0)
+    if ((rc = agent_config_set_string(&c.source, path)) != 0 ||
+        (rc = agent_config_finish(&c)) != 0)
         goto fail;
     slic_yaml_destroy(y);
     *out = c;

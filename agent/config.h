@@ -52,7 +52,10 @@ struct agent_config_tail {
 
 struct agent_config {
     char *source; /* file path, or "built-in defaults" */
+    /* The agent's identity towards the aggregator; unless set explicitly, the node name, so
+     * several agents on one host (different nodes) never share one. */
     char *agent_id;
+    bool agent_id_set;
     char *site;
     char *node;
     char *aggregator;
@@ -77,7 +80,7 @@ struct agent_config {
     size_t n_tails;
 };
 
-/* Fills c with the embedded defaults: site "local", node and agent_id = the host name,
+/* Fills c with the embedded defaults: site "local", node = agent_id = the host name,
  * aggregator tcp://127.0.0.1:7710, UDP 127.0.0.1:8125, unix socket ./slic-agent.sock, 10 s
  * windows, spool ./slic-spool capped at 1 GiB. 0 or SLIC_ENOMEM. */
 int agent_config_defaults(struct agent_config *c);
@@ -87,6 +90,10 @@ int agent_config_defaults(struct agent_config *c);
 int agent_config_load(const char *path, struct agent_config *out, struct slic_errmsg *err);
 
 void agent_config_fini(struct agent_config *c);
+
+/* After command-line overrides: an agent_id not set explicitly follows the node name.
+ * 0 or SLIC_ENOMEM. */
+int agent_config_finish(struct agent_config *c);
 
 /* Replaces *field with a copy of value. 0 or SLIC_ENOMEM. */
 int agent_config_set_string(char **field, const char *value);

@@ -120,6 +120,8 @@ static int load_config(const struct args *a, struct agent_config *c, struct slic
         if (a->overrides[i])
             rc = agent_config_set_string(fields[i], a->overrides[i]);
     }
+    if (rc == 0)
+        rc = agent_config_finish(c);
     if (rc == 0 && (!slic_name_valid(c->site) || !slic_name_valid(c->node)))
         rc = slic_errmsg_set(err, SLIC_ECONFIG,
                              "site and node must be 1..%d characters of "

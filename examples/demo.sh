@@ -12,7 +12,7 @@ pids=()
 stop_all() {
     for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
     for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-    rm -rf "$dir"
+    [ "${DEMO_KEEP:-0}" = 1 ] && echo "kept $dir" || rm -rf "$dir"
 }
 trap stop_all EXIT
 trap 'exit 130' INT TERM
