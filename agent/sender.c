@@ -86,8 +86,8 @@ struct agent_sender {
     /* Shared with nng's threads. */
     pthread_mutex_t mu;
     struct slot *done_head, *done_tail;
-    int pipe_id; /* the open connection's pipe, 0 when none */
-    bool async_live;
+    int pipe_id;     /* the open connection's pipe, 0 when none */
+    bool async_live; /* false once close_finish has begun: no more wake-ups */
 };
 
 static void service(agent_sender *s);
@@ -144,13 +144,14 @@ static void slot_aio_cb(void *arg)
     done_push(sl->s, sl);
 }
 
-/* A dialer has at most one pipe at a time. Its id is kept, not a flag, because nng also
- * reports the removal of pipes it never reported added (a peer of the wrong protocol). */
+/* A dialer has at most one pipe at a time. ADD_PRE, not ADD_POST: nng starts sending on a pipe
+ * before ADD_POST runs, so an answer could otherwise arrive from a link not yet known to be up.
+ * The id is kept, not a flag, because nng may report pipes out of order. */
 static void pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
     agent_sender *s = arg;
     pthread_mutex_lock(&s->mu);
-    if (ev == NNG_PIPE_EV_ADD_POST)
+    if (ev == NNG_PIPE_EV_ADD_PRE)
         s->pipe_id = nng_pipe_id(p);
     else if (s->pipe_id == nng_pipe_id(p))
         s->pipe_id = 0;
@@ -318,23 +319,30 @@ static void retry_later(agent_sender *s, struct slot *sl, const char *why)
     }
 }
 
-/* Reports a final answer. The slot is freed first, so the agent may kick or close from the
- * callback. */
-static void slot_final(agent_sender *s, struct slot *sl, const struct slic_ack *ack)
+/* Hands a final answer to the agent. The slot is freed first, so the agent may kick or close
+ * from the callback. */
+static void slot_report(agent_sender *s, struct slot *sl, const struct slic_ack *ack)
 {
     uint64_t seq = sl->seq;
-    uint64_t lat = slic_now_mono_ns() - sl->sent_ns;
-    if (ack->status == SLIC_ACK_REJECTED) {
+    if (ack->status == SLIC_ACK_REJECTED)
         s->st.rejected++;
+    else if (ack->status == SLIC_ACK_DUPLICATE)
+        s->st.duplicate++;
+    else
+        s->st.accepted++;
+    slot_release(s, sl);
+    s->cb.acked(s->cb.ctx, seq, ack);
+}
+
+/* The aggregator's final answer (anything but RETRY). */
+static void slot_answered(agent_sender *s, struct slot *sl, const struct slic_ack *ack)
+{
+    uint64_t lat = slic_now_mono_ns() - sl->sent_ns;
+    if (ack->status == SLIC_ACK_REJECTED)
         SLIC_WARN("sender",
                   "aggregator at %s rejected batch %" PRIu64 " (epoch %" PRIu64 " seq %" PRIu64
                   "): %s; it will be kept aside, not retried",
-                  s->url, seq, ack->epoch, ack->seq, ack->reason);
-    } else if (ack->status == SLIC_ACK_DUPLICATE) {
-        s->st.duplicate++;
-    } else {
-        s->st.accepted++;
-    }
+                  s->url, sl->seq, ack->epoch, ack->seq, ack->reason);
     if (s->troubled) {
         s->troubled = false;
         SLIC_INFO("sender", "aggregator at %s answering again after %.1fs (%" PRIu64 " resends)",
@@ -344,8 +352,20 @@ static void slot_final(agent_sender *s, struct slot *sl, const struct slic_ack *
     s->st.ack_latency_last_ns = lat;
     s->st.ack_latency_sum_ns += lat;
     s->st.last_ack_unix_ms = slic_now_unix_ms();
-    slot_release(s, sl);
-    s->cb.acked(s->cb.ctx, seq, ack);
+    slot_report(s, sl, ack);
+}
+
+/* A request above the decoders' cap is never accepted, and nng drops the connection of a peer
+ * that sends one, on every attempt. Rejected here instead, so the agent keeps it aside. */
+static void slot_reject_oversized(agent_sender *s, struct slot *sl)
+{
+    struct slic_ack ack = {.status = SLIC_ACK_REJECTED};
+    snprintf(ack.reason, sizeof ack.reason,
+             "not sent: its request of %zu bytes exceeds the %u bytes any aggregator accepts",
+             sl->req_len, CODEC_MAX_MESSAGE_BYTES);
+    SLIC_ERROR("sender", "batch %" PRIu64 " for %s %s; it will be kept aside", sl->seq, s->url,
+               ack.reason);
+    slot_report(s, sl, &ack);
 }
 
 static void slot_send(agent_sender *s, struct slot *sl)
@@ -358,6 +378,10 @@ static void slot_send(agent_sender *s, struct slot *sl)
         }
         slic_free(sl->batch);
         sl->batch = NULL;
+    }
+    if (sl->req_len > CODEC_MAX_MESSAGE_BYTES) {
+        slot_reject_oversized(s, sl);
+        return;
     }
     nng_msg *m = NULL;
     int rv = nng_msg_alloc(&m, sl->req_len);
@@ -398,7 +422,7 @@ static void slot_answer(agent_sender *s, struct slot *sl)
         snprintf(why, sizeof why, "the aggregator asked to retry (%s)", ack.reason);
         retry_later(s, sl, why);
     } else {
-        slot_final(s, sl, &ack);
+        slot_answered(s, sl, &ack);
     }
     slic_ack_fini(&ack);
 }
@@ -472,11 +496,15 @@ static void pull(agent_sender *s)
     }
 }
 
+/* The link state is read again before each completion: the event of the connection an answer
+ * came on precedes the answer, so the answer is always judged with the link it used. */
 static void complete_all(agent_sender *s)
 {
     struct slot *sl;
-    while (!s->closing && (sl = done_pop(s)) != NULL)
+    while (!s->closing && (sl = done_pop(s)) != NULL) {
+        link_update(s);
         slot_complete(s, sl);
+    }
 }
 
 static void send_due(agent_sender *s)
@@ -611,7 +639,7 @@ static int nng_setup(agent_sender *s, struct slic_errmsg *err)
     nng_socket_set_ms(s->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
     nng_socket_set_ms(s->sock, NNG_OPT_RECONNMINT, (nng_duration)s->backoff_min_ms);
     nng_socket_set_ms(s->sock, NNG_OPT_RECONNMAXT, (nng_duration)s->backoff_max_ms);
-    if ((rv = nng_pipe_notify(s->sock, NNG_PIPE_EV_ADD_POST, pipe_event, s)) != 0 ||
+    if ((rv = nng_pipe_notify(s->sock, NNG_PIPE_EV_ADD_PRE, pipe_event, s)) != 0 ||
         (rv = nng_pipe_notify(s->sock, NNG_PIPE_EV_REM_POST, pipe_event, s)) != 0)
         return slic_errmsg_set(err, SLIC_ENOMEM, "sender: nng_pipe_notify: %s", nng_strerror(rv));
     for (unsigned i = 0; i < s->n_slots; i++) {

@@ -7,7 +7,8 @@
  *
  * Thread model: every function here and every callback runs on the thread of the libuv loop
  * given to agent_sender_create. nng's own threads only queue completed operations and wake the
- * loop through a uv_async_t; they never touch loop state. */
+ * loop through a uv_async_t; they never touch loop state. Callbacks run from the loop, never
+ * from inside an agent_sender_* call. */
 #ifndef SLIC_AGENT_SENDER_H
 #define SLIC_AGENT_SENDER_H
 
@@ -30,8 +31,9 @@ struct agent_sender_options {
     /* How long a request may wait for a connection, and then for its ack, before it is resent
      * (default 10000). */
     uint32_t ack_timeout_ms;
-    /* Backoff between attempts of one batch, and between reconnection attempts: doubles from
-     * min to max, each wait drawn at random from its upper half (defaults 100 and 30000). */
+    /* Backoff between attempts of one batch: doubles from min to max, each wait drawn at random
+     * from its upper half (defaults 100 and 30000). nng's reconnection attempts back off over
+     * the same range, also jittered. */
     uint32_t backoff_min_ms;
     uint32_t backoff_max_ms;
 };
@@ -44,9 +46,11 @@ struct agent_sender_callbacks {
      * batch with a seq at or below the highest already taken is never asked for again. */
     int (*next)(void *ctx, uint64_t after_seq, uint64_t *seq, uint8_t **bytes, size_t *len);
     /* The final answer for seq: ACCEPTED or DUPLICATE (committed: delete it from the spool) or
-     * REJECTED (never acceptable; ack->reason says why: keep it aside). RETRY never reaches the
-     * agent. ack is valid during the call only. Called once per seq taken, unless the sender is
-     * closed first. May call agent_sender_kick or agent_sender_close. */
+     * REJECTED (never acceptable; ack->reason says why: keep it aside). REJECTED also comes
+     * from the sender itself, unsent, for a request larger than CODEC_MAX_MESSAGE_BYTES, which
+     * no aggregator accepts. RETRY never reaches the agent. ack is valid during the call only.
+     * Called once per seq taken, unless the sender is closed first. May call
+     * agent_sender_kick, agent_sender_drain or agent_sender_close. */
     void (*acked)(void *ctx, uint64_t seq, const struct slic_ack *ack);
     void *ctx;
 };
@@ -57,16 +61,19 @@ enum agent_sender_link {
     AGENT_SENDER_DOWN = 2,       /* unreachable, or the connection was lost: reconnecting */
 };
 
-/* Self-metrics. Counters only grow. */
+/* Self-metrics. Counters only grow. "Answers" are the aggregator's final answers; the ack
+ * latency is the time from a batch's last send to its answer (the round trip plus the
+ * aggregator's durable commit): sum / (accepted + duplicate + aggregator rejections) is the
+ * mean, which a scraper turns into a rate. */
 struct agent_sender_stats {
     uint64_t sent;     /* requests handed to nng, first attempts and resends */
-    uint64_t accepted; /* final answers, by kind */
+    uint64_t accepted; /* final answers given to the agent, by kind */
     uint64_t duplicate;
-    uint64_t rejected;
-    uint64_t retries;            /* attempts that failed: RETRY answers, timeouts, lost links */
-    uint64_t ack_latency_sum_ns; /* send-to-answer time of every final answer, summed */
+    uint64_t rejected; /* by the aggregator, or unsent as too large */
+    uint64_t retries;  /* attempts that failed: RETRY answers, timeouts, lost links */
+    uint64_t ack_latency_sum_ns;
     uint64_t ack_latency_last_ns;
-    int64_t last_ack_unix_ms; /* wall-clock time of the last final answer; 0: none yet */
+    int64_t last_ack_unix_ms; /* wall-clock time of the last answer; 0: none yet */
     unsigned inflight;        /* batches taken from the spool and not yet finally answered */
     enum agent_sender_link link;
     int64_t link_since_unix_ms; /* when `link` last changed */

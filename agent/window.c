@@ -2,47 +2,30 @@
  * tables of its own (SLIs, and series keyed by SLI + canonical kept labels), sized at create from
  * the caps so recording never rehashes. SLI and series entries come from free lists and return
  * to them when their window closes, keeping their sketch and key buffers, so a steady stream
- * reuses the same memory window after window and allocates only when its shape changes. */
-#include "window.h"
+ * reuses the same memory window after window and allocates only when its shape changes. The
+ * threshold tables live in window_thr.c, the options' defaults and checks in window_opts.c. */
+#include "window_int.h"
 
 #include "alloc.h"
 #include "log.h"
 #include "sketch.h"
 
-#include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #define COMPONENT "window"
-#define THR_MAX SLIC_SERIES_THRESHOLDS_MAX
 /* A canonical label set: per kept key present, the key's index, the value's length, the value. */
 #define KEY_BYTES_MAX (SLIC_SERIES_LABELS_MAX * (2 + SLIC_LABEL_VALUE_MAX))
 /* Idle entries kept beyond what the last closed window used: a steady load neither frees nor
  * allocates at each window, while the memory of a past burst is given back. */
 #define POOL_SLACK 16u
-#define SLIS_LIMIT (1u << 20)
 /* Latest receive time accepted (year 9999), so window arithmetic can never overflow. */
 #define NOW_MS_MAX 253402300799999LL
 /* Rough heap of a sketch: its struct plus at least the bucket array it starts with. */
 #define SKETCH_BASE_BYTES 128u
 #define SKETCH_MIN_BUCKETS 64u
-
-struct thr_entry {
-    char *sli;
-    size_t len;
-    size_t order; /* position in the input, so that configured entries fold first */
-    uint32_t n;
-    double t[THR_MAX]; /* ascending */
-};
-
-/* An immutable threshold set, shared by the windows opened while it was the current one. */
-struct thr_table {
-    uint32_t refs;
-    size_t n;
-    struct thr_entry *e; /* sorted by name */
-};
 
 struct sli_entry {
     struct sli_entry *chain; /* hash chain; free-list link while idle */
@@ -50,7 +33,7 @@ struct sli_entry {
     uint64_t hash;
     uint32_t n_labelsets;
     struct series *overflow;
-    const struct thr_entry *thr; /* NULL: no exact thresholds for this SLI */
+    const struct agent__window_thr_entry *thr; /* NULL: no exact thresholds for this SLI */
     size_t name_len;
     char name[SLIC_NAME_MAX + 1];
 };
@@ -66,13 +49,13 @@ struct series {
     uint64_t total, good;
     slic_sketch *sk;
     size_t sk_bytes; /* high-water estimate of the sketch's heap, for stats */
-    uint64_t count_le[THR_MAX], good_le[THR_MAX];
+    uint64_t count_le[AGENT__WINDOW_THR_MAX], good_le[AGENT__WINDOW_THR_MAX];
 };
 
 struct win {
     bool open;
     int64_t start_ms;
-    struct thr_table *thr;
+    struct agent__window_thr_table *thr;
     struct sli_entry **sli_tab;
     struct series **series_tab;
     struct sli_entry *slis;
@@ -93,8 +76,8 @@ struct agent_window {
     uint32_t max_labelsets, max_slis, max_series;
     double alpha;
     uint32_t max_buckets;
-    struct thr_table *conf;     /* the configured thresholds alone */
-    struct thr_table *next_thr; /* what the next window to open will count under */
+    struct agent__window_thr_table *conf;     /* the configured thresholds alone */
+    struct agent__window_thr_table *next_thr; /* what the next window to open will count under */
     struct win wins[AGENT_WINDOW_OPEN_MAX];
     uint64_t sli_mask, series_mask;
     struct sli_entry *free_slis;
@@ -133,14 +116,7 @@ static uint64_t hash_mix(uint64_t h)
     return h ^ (h >> 31);
 }
 
-/* strcmp order for strings given by length (none contains a NUL). */
-static int name_cmp(const char *a, size_t an, const char *b, size_t bn)
-{
-    int c = memcmp(a, b, an < bn ? an : bn);
-    return c ? c : (an > bn) - (an < bn);
-}
-
-static char *dup_n(const char *s, size_t n)
+char *agent__window_dup_n(const char *s, size_t n)
 {
     char *d = slic_malloc(n + 1);
     if (d) {
@@ -180,146 +156,19 @@ static int drop(agent_window *w, enum agent_window_drop reason, int code)
 
 /* ---- threshold tables ---------------------------------------------------------------------- */
 
-static void thr_release(struct thr_table *t)
-{
-    if (!t || --t->refs > 0)
-        return;
-    for (size_t i = 0; i < t->n; i++)
-        slic_free(t->e[i].sli);
-    slic_free(t->e);
-    slic_free(t);
-}
-
-static const struct thr_entry *thr_find(const struct thr_table *t, const char *name, size_t len)
-{
-    size_t lo = 0, hi = t->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = name_cmp(name, len, t->e[mid].sli, t->e[mid].len);
-        if (c == 0)
-            return &t->e[mid];
-        if (c < 0)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return NULL;
-}
-
-static bool threshold_ok(double x)
-{
-    return isfinite(x) && x >= 0;
-}
-
-/* Adds x to e's ascending set unless already there; false when the set is full. */
-static bool thr_insert(struct thr_entry *e, double x)
-{
-    uint32_t i = 0;
-    while (i < e->n && e->t[i] < x)
-        i++;
-    if (i < e->n && e->t[i] == x)
-        return true;
-    if (e->n == THR_MAX)
-        return false;
-    memmove(&e->t[i + 1], &e->t[i], (e->n - i) * sizeof e->t[0]);
-    e->t[i] = x;
-    e->n++;
-    return true;
-}
-
-static int thr_entry_cmp(const void *pa, const void *pb)
-{
-    const struct thr_entry *a = pa, *b = pb;
-    int c = name_cmp(a->sli, a->len, b->sli, b->len);
-    return c ? c : (a->order > b->order) - (a->order < b->order);
-}
-
-/* Folds entries of the same SLI into the first of them (the sort put configured ones first), so
- * that configured thresholds are never crowded out by wanted ones. */
-static size_t thr_fold(struct thr_table *t)
-{
-    size_t dropped = 0, j = 0;
-    for (size_t i = 0; i < t->n; i++) {
-        struct thr_entry *e = &t->e[i];
-        struct thr_entry *prev = j > 0 ? &t->e[j - 1] : NULL;
-        if (prev && name_cmp(prev->sli, prev->len, e->sli, e->len) == 0) {
-            for (uint32_t k = 0; k < e->n; k++)
-                dropped += !thr_insert(prev, e->t[k]);
-            slic_free(e->sli);
-        } else {
-            t->e[j++] = *e;
-        }
-    }
-    t->n = j;
-    return dropped;
-}
-
-/* Appends one list entry to t, or counts it in *ignored when its name or a threshold is bad. */
-static int thr_append(struct thr_table *t, const struct slic_sli_thresholds *src, size_t *ignored,
-                      size_t *dropped)
-{
-    bool ok = src->sli && slic_name_valid(src->sli) && (src->n_thresholds == 0 || src->thresholds);
-    for (size_t k = 0; ok && k < src->n_thresholds; k++)
-        ok = threshold_ok(src->thresholds[k]);
-    if (!ok) {
-        (*ignored)++;
-        return 0;
-    }
-    struct thr_entry *e = &t->e[t->n];
-    memset(e, 0, sizeof *e);
-    e->len = strlen(src->sli);
-    if (!(e->sli = dup_n(src->sli, e->len)))
-        return SLIC_ENOMEM;
-    e->order = t->n++;
-    for (size_t k = 0; k < src->n_thresholds; k++)
-        *dropped += !thr_insert(e, src->thresholds[k]);
-    return 0;
-}
-
-/* Builds a table of base's entries united with list's. Invalid list entries are skipped and
- * added to *ignored, thresholds beyond the per-SLI cap to *dropped. */
-static int thr_build(const struct thr_table *base, const struct slic_sli_thresholds *list, size_t n,
-                     struct thr_table **out, size_t *ignored, size_t *dropped)
-{
-    size_t n_base = base ? base->n : 0;
-    struct thr_table *t = slic_calloc(1, sizeof *t);
-    if (!t)
-        return SLIC_ENOMEM;
-    t->refs = 1;
-    if (!(t->e = slic_calloc(n_base + n + 1, sizeof *t->e)))
-        goto fail;
-    for (size_t i = 0; i < n_base; i++) {
-        t->e[i] = base->e[i];
-        t->e[i].order = i;
-        if (!(t->e[i].sli = dup_n(base->e[i].sli, base->e[i].len)))
-            goto fail;
-        t->n++;
-    }
-    for (size_t i = 0; i < n; i++)
-        if (thr_append(t, &list[i], ignored, dropped) != 0)
-            goto fail;
-    qsort(t->e, t->n, sizeof *t->e, thr_entry_cmp);
-    *dropped += thr_fold(t);
-    *out = t;
-    return 0;
-fail:
-    thr_release(t);
-    return SLIC_ENOMEM;
-}
-
 int agent_window_set_wanted_thresholds(agent_window *w, const struct slic_sli_thresholds *list,
                                        size_t n)
 {
-    struct thr_table *t;
+    struct agent__window_thr_table *t;
     size_t ignored = 0, dropped = 0;
     if (n > SLIC_ACK_WANTED_MAX) {
         ignored = n - SLIC_ACK_WANTED_MAX;
         n = SLIC_ACK_WANTED_MAX;
     }
-    int rc = thr_build(w->conf, list, n, &t, &ignored, &dropped);
+    int rc = agent__window_thr_build(w->conf, list, n, &t, &ignored, &dropped);
     if (rc != 0)
         return rc;
-    thr_release(w->next_thr);
+    agent__window_thr_release(w->next_thr);
     w->next_thr = t;
     /* Every Ack repeats the set: warn only when what is wrong with it changes. */
     bool changed = ignored != w->st.wanted_ignored || dropped != w->st.thresholds_dropped;
@@ -329,7 +178,7 @@ int agent_window_set_wanted_thresholds(agent_window *w, const struct slic_sli_th
         SLIC_WARN(COMPONENT,
                   "wanted thresholds: %zu SLI entries ignored (bad name or threshold), "
                   "%zu thresholds beyond %d per SLI not counted",
-                  ignored, dropped, THR_MAX);
+                  ignored, dropped, AGENT__WINDOW_THR_MAX);
     return 0;
 }
 
@@ -449,7 +298,7 @@ static void win_release(agent_window *w, struct win *win)
         win->sli_tab[e->hash & w->sli_mask] = NULL;
         sli_put(w, e);
     }
-    thr_release(win->thr);
+    agent__window_thr_release(win->thr);
     if (win->start_ms > w->closed_through_ms)
         w->closed_through_ms = win->start_ms;
     win->open = false;
@@ -548,7 +397,7 @@ static int sli_add(agent_window *w, struct win *win, uint64_t h, const struct sl
     e->hash = h;
     e->n_labelsets = 0;
     e->overflow = NULL;
-    e->thr = thr_find(win->thr, name, ev->name_len);
+    e->thr = agent__window_thr_find(win->thr, name, ev->name_len);
     e->chain = win->sli_tab[h & w->sli_mask];
     win->sli_tab[h & w->sli_mask] = e;
     e->next = win->slis;
@@ -684,7 +533,7 @@ static int series_count(struct series *s, const struct slic_event *ev)
         return rc;
     s->total += n;
     s->good += ev->good ? n : 0;
-    const struct thr_entry *thr = s->sli->thr;
+    const struct agent__window_thr_entry *thr = s->sli->thr;
     /* Thresholds ascend, so the event counts under a suffix of them. */
     for (uint32_t i = thr ? thr->n : 0; i-- > 0 && ev->latency <= thr->t[i];) {
         s->count_le[i] += n;
@@ -737,15 +586,16 @@ static int labels_export(const agent_window *w, const struct series *s, struct s
         return SLIC_ENOMEM;
     out->n_labels = n;
     if (s->overflow) {
-        out->labels[0].key = dup_n(AGENT_WINDOW_OVERFLOW_KEY, strlen(AGENT_WINDOW_OVERFLOW_KEY));
+        out->labels[0].key =
+            agent__window_dup_n(AGENT_WINDOW_OVERFLOW_KEY, strlen(AGENT_WINDOW_OVERFLOW_KEY));
         out->labels[0].value =
-            dup_n(AGENT_WINDOW_OVERFLOW_VALUE, strlen(AGENT_WINDOW_OVERFLOW_VALUE));
+            agent__window_dup_n(AGENT_WINDOW_OVERFLOW_VALUE, strlen(AGENT_WINDOW_OVERFLOW_VALUE));
         return out->labels[0].key && out->labels[0].value ? 0 : SLIC_ENOMEM;
     }
     size_t j = 0;
     for (size_t i = 0; i < s->key_len; i += 2 + s->key[i + 1], j++) {
-        out->labels[j].key = dup_n(w->keys[s->key[i]], w->key_lens[s->key[i]]);
-        out->labels[j].value = dup_n((const char *)&s->key[i + 2], s->key[i + 1]);
+        out->labels[j].key = agent__window_dup_n(w->keys[s->key[i]], w->key_lens[s->key[i]]);
+        out->labels[j].value = agent__window_dup_n((const char *)&s->key[i + 2], s->key[i + 1]);
         if (!out->labels[j].key || !out->labels[j].value)
             return SLIC_ENOMEM;
     }
@@ -756,8 +606,8 @@ static int labels_export(const agent_window *w, const struct series *s, struct s
 static int series_export(const agent_window *w, const struct win *win, const struct series *s,
                          struct slic_series *out)
 {
-    const struct thr_entry *thr = s->sli->thr;
-    if (!(out->sli = dup_n(s->sli->name, s->sli->name_len)))
+    const struct agent__window_thr_entry *thr = s->sli->thr;
+    if (!(out->sli = agent__window_dup_n(s->sli->name, s->sli->name_len)))
         return SLIC_ENOMEM;
     int rc = labels_export(w, s, out);
     if (rc == 0)
@@ -878,7 +728,7 @@ void agent_window_stats_get(const agent_window *w, struct agent_window_stats *ou
         out->slis_open += win->n_slis;
         out->series_open += win->n_series;
         if (win->open && win->thr != w->next_thr && win->thr != w->conf)
-            out->memory_bytes += win->thr->n * sizeof(struct thr_entry);
+            out->memory_bytes += win->thr->n * sizeof(struct agent__window_thr_entry);
         for (const struct series *s = win->series; s; s = s->next) {
             size_t est = sketch_bytes(s->sk);
             out->memory_bytes += sizeof *s + s->key_cap + (est > s->sk_bytes ? est : s->sk_bytes);
@@ -888,92 +738,10 @@ void agent_window_stats_get(const agent_window *w, struct agent_window_stats *ou
         out->memory_bytes += sizeof *s + s->key_cap + s->sk_bytes;
     out->series_pooled = w->n_free_series;
     out->memory_bytes += (size_t)(out->slis_open + w->n_free_slis) * sizeof(struct sli_entry);
-    out->memory_bytes += (w->conf->n + w->next_thr->n) * sizeof(struct thr_entry);
+    out->memory_bytes += (w->conf->n + w->next_thr->n) * sizeof(struct agent__window_thr_entry);
 }
 
 /* ---- lifecycle ----------------------------------------------------------------------------- */
-
-void agent_window_options_init(struct agent_window_options *o)
-{
-    memset(o, 0, sizeof *o);
-    o->window_seconds = 10;
-    o->grace_ms = 1000;
-    o->max_labelsets_per_sli = 100;
-    o->max_slis = 1000;
-    o->max_series = 10000;
-    o->sketch_alpha = SLIC_SKETCH_DEFAULT_ALPHA;
-    o->sketch_max_buckets = SLIC_SKETCH_DEFAULT_MAX_BUCKETS;
-}
-
-static int check_label_keys(const struct agent_window_options *o, struct slic_errmsg *err)
-{
-    if (o->n_label_keys > SLIC_SERIES_LABELS_MAX)
-        return slic_errmsg_set(err, SLIC_ECONFIG, "label keys: %zu given, at most %d are kept",
-                               o->n_label_keys, SLIC_SERIES_LABELS_MAX);
-    for (size_t i = 0; i < o->n_label_keys; i++) {
-        const char *k = o->label_keys[i] ? o->label_keys[i] : "(null)";
-        if (!slic_label_key_valid(k) || strcmp(k, AGENT_WINDOW_OVERFLOW_KEY) == 0)
-            return slic_errmsg_set(err, SLIC_ECONFIG,
-                                   "label key '%s': expected [A-Za-z_][A-Za-z0-9_]* of at most %d "
-                                   "bytes, other than '%s'",
-                                   k, SLIC_LABEL_KEY_MAX, AGENT_WINDOW_OVERFLOW_KEY);
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(o->label_keys[j], k) == 0)
-                return slic_errmsg_set(err, SLIC_ECONFIG, "label key '%s' listed twice", k);
-    }
-    return 0;
-}
-
-static int check_thresholds(const struct agent_window_options *o, struct slic_errmsg *err)
-{
-    for (size_t i = 0; i < o->n_thresholds; i++) {
-        const struct slic_sli_thresholds *t = &o->thresholds[i];
-        if (!t->sli || !slic_name_valid(t->sli))
-            return slic_errmsg_set(err, SLIC_ECONFIG, "thresholds[%zu]: SLI name '%s' is invalid",
-                                   i, t->sli ? t->sli : "(null)");
-        if (t->n_thresholds > THR_MAX || (t->n_thresholds && !t->thresholds))
-            return slic_errmsg_set(err, SLIC_ECONFIG, "SLI %s: %zu thresholds, at most %d", t->sli,
-                                   t->n_thresholds, THR_MAX);
-        for (size_t k = 0; k < t->n_thresholds; k++)
-            if (!threshold_ok(t->thresholds[k]) ||
-                (k > 0 && t->thresholds[k] <= t->thresholds[k - 1]))
-                return slic_errmsg_set(err, SLIC_ECONFIG,
-                                       "SLI %s: threshold %g: expected finite, >= 0 and above "
-                                       "the one before",
-                                       t->sli, t->thresholds[k]);
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(o->thresholds[j].sli, t->sli) == 0)
-                return slic_errmsg_set(err, SLIC_ECONFIG, "SLI %s: thresholds given twice", t->sli);
-    }
-    return 0;
-}
-
-static int check_options(const struct agent_window_options *o, struct slic_errmsg *err)
-{
-    if (o->window_seconds == 0 || o->window_seconds % 10 ||
-        o->window_seconds > AGENT_WINDOW_SECONDS_MAX)
-        return slic_errmsg_set(err, SLIC_ECONFIG, "window: %u s; expected a multiple of 10 <= %u",
-                               o->window_seconds, AGENT_WINDOW_SECONDS_MAX);
-    if ((uint64_t)o->grace_ms >= (uint64_t)o->window_seconds * 1000)
-        return slic_errmsg_set(err, SLIC_ECONFIG, "grace: %u ms; expected less than the window",
-                               o->grace_ms);
-    if (o->max_labelsets_per_sli == 0 || o->max_slis == 0 || o->max_slis > SLIS_LIMIT ||
-        o->max_series < 2 || o->max_series > SLIC_BATCH_SERIES_MAX)
-        return slic_errmsg_set(err, SLIC_ECONFIG,
-                               "caps: label sets %u, SLIs %u, series %u; "
-                               "expected >= 1, [1, %u], [2, %d]",
-                               o->max_labelsets_per_sli, o->max_slis, o->max_series, SLIS_LIMIT,
-                               SLIC_BATCH_SERIES_MAX);
-    if (!(o->sketch_alpha >= SLIC_SKETCH_MIN_ALPHA && o->sketch_alpha <= SLIC_SKETCH_MAX_ALPHA) ||
-        o->sketch_max_buckets < 16 || o->sketch_max_buckets > SLIC_SKETCH_MAX_BUCKETS_LIMIT)
-        return slic_errmsg_set(err, SLIC_ECONFIG,
-                               "sketch: alpha %g, max buckets %u; expected "
-                               "[%g, %g], [16, %u]",
-                               o->sketch_alpha, o->sketch_max_buckets, SLIC_SKETCH_MIN_ALPHA,
-                               SLIC_SKETCH_MAX_ALPHA, SLIC_SKETCH_MAX_BUCKETS_LIMIT);
-    int rc = check_label_keys(o, err);
-    return rc ? rc : check_thresholds(o, err);
-}
 
 static int key_ptr_cmp(const void *a, const void *b)
 {
@@ -984,7 +752,7 @@ int agent_window_create(const struct agent_window_options *o, agent_window **out
                         struct slic_errmsg *err)
 {
     size_t ignored = 0, dropped = 0; /* config was checked: both stay 0 */
-    int rc = check_options(o, err);
+    int rc = agent__window_options_check(o, err);
     if (rc != 0)
         return rc;
     agent_window *w = slic_calloc(1, sizeof *w);
@@ -1002,7 +770,7 @@ int agent_window_create(const struct agent_window_options *o, agent_window **out
     w->series_mask = pow2_at_least(o->max_series) - 1;
     for (; w->n_keys < o->n_label_keys; w->n_keys++)
         if (!(w->keys[w->n_keys] =
-                  dup_n(o->label_keys[w->n_keys], strlen(o->label_keys[w->n_keys]))))
+                  agent__window_dup_n(o->label_keys[w->n_keys], strlen(o->label_keys[w->n_keys]))))
             goto nomem;
     qsort(w->keys, w->n_keys, sizeof w->keys[0], key_ptr_cmp);
     for (size_t k = 0; k < w->n_keys; k++)
@@ -1013,7 +781,8 @@ int agent_window_create(const struct agent_window_options *o, agent_window **out
         if (!w->wins[i].sli_tab || !w->wins[i].series_tab)
             goto nomem;
     }
-    if (thr_build(NULL, o->thresholds, o->n_thresholds, &w->conf, &ignored, &dropped) != 0)
+    if (agent__window_thr_build(NULL, o->thresholds, o->n_thresholds, &w->conf, &ignored,
+                                &dropped) != 0)
         goto nomem;
     w->next_thr = w->conf;
     w->conf->refs++;
@@ -1038,8 +807,8 @@ void agent_window_destroy(agent_window *w)
         slic_free(w->wins[i].series_tab);
     }
     pools_trim(w, 0, 0);
-    thr_release(w->next_thr);
-    thr_release(w->conf);
+    agent__window_thr_release(w->next_thr);
+    agent__window_thr_release(w->conf);
     for (size_t k = 0; k < w->n_keys; k++)
         slic_free(w->keys[k]);
     slic_free(w);

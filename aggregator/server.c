@@ -274,8 +274,10 @@ static void ctx_callback(void *arg)
         handle_request(c, nng_aio_get_msg(c->aio));
         return;
     case CTX_SEND:
-        if (rv != 0)
+        if (rv != 0) {
             nng_msg_free(nng_aio_get_msg(c->aio)); /* the peer went away; it will retry */
+            nng_aio_set_msg(c->aio, NULL);
+        }
         atomic_fetch_sub(&c->srv->busy, 1);
         if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
             return;
@@ -373,8 +375,17 @@ void agg_server_destroy(agg_server *s)
     if (!s)
         return;
     /* Stop I/O before freeing: nng_aio_stop waits for a running callback to return. */
-    for (unsigned i = 0; i < s->n_ctxs; i++)
+    for (unsigned i = 0; i < s->n_ctxs; i++) {
         nng_aio_stop(s->ctxs[i].aio);
+        /* A reply stopped before nng took it is still ours (nng neither sent it nor called
+         * back), so it would leak. */
+        if (s->ctxs[i].state == CTX_SEND) {
+            nng_msg *m = nng_aio_get_msg(s->ctxs[i].aio);
+            nng_aio_set_msg(s->ctxs[i].aio, NULL);
+            if (m)
+                nng_msg_free(m);
+        }
+    }
     for (unsigned i = 0; i < s->n_ctxs; i++) {
         nng_ctx_close(s->ctxs[i].ctx);
         nng_aio_free(s->ctxs[i].aio);
