@@ -107,6 +107,25 @@ static int parse_udp_addr(const char *spec, struct sockaddr_storage *out)
     return uv_ip4_addr(host, (int)port, (struct sockaddr_in *)out) ? SLIC_EINVAL : 0;
 }
 
+/* Asks for the receive buffer and says so when the kernel grants less (it caps SO_RCVBUF at
+ * net.core.rmem_max, 208 KiB on a stock host, and reports double what it keeps): a short
+ * buffer is where datagrams are lost when the loop is busy. */
+static void set_recv_buffer(uv_handle_t *h, size_t want, const char *what)
+{
+    int size = (int)want;
+    if (size <= 0 || uv_recv_buffer_size(h, &size) != 0)
+        return;
+    int got = 0;
+    if (uv_recv_buffer_size(h, &got) != 0)
+        return;
+    if ((size_t)got < want)
+        SLIC_WARN("lineproto",
+                  "%s: receive buffer is %d bytes, %zu asked for (the kernel caps it at "
+                  "net.core.rmem_max); bursts may be dropped by the kernel: raise "
+                  "net.core.rmem_max to at least %zu",
+                  what, got, want, want);
+}
+
 static int start_udp(uv_loop_t *loop, agent_lineproto *s, const struct agent_lineproto_options *o,
                      struct slic_errmsg *err)
 {
@@ -127,9 +146,7 @@ static int start_udp(uv_loop_t *loop, agent_lineproto *s, const struct agent_lin
                                "cannot bind the line protocol UDP socket to "
                                "%s: %s",
                                o->udp, uv_strerror(rc));
-    int size = (int)o->recv_buffer;
-    if (size > 0)
-        uv_recv_buffer_size((uv_handle_t *)&s->udp, &size);
+    set_recv_buffer((uv_handle_t *)&s->udp, o->recv_buffer, o->udp);
     if ((rc = uv_udp_recv_start(&s->udp, alloc_cb, recv_cb)) != 0)
         return slic_errmsg_set(err, SLIC_ECONFIG, "cannot receive on %s: %s", o->udp,
                                uv_strerror(rc));
@@ -184,9 +201,7 @@ static int start_unix(uv_loop_t *loop, agent_lineproto *s, const struct agent_li
     s->unix_sock.data = s;
     s->has_unix = true;
     s->open_handles++;
-    int size = (int)o->recv_buffer;
-    if (size > 0)
-        uv_recv_buffer_size((uv_handle_t *)&s->unix_sock, &size);
+    set_recv_buffer((uv_handle_t *)&s->unix_sock, o->recv_buffer, o->unix_path);
     if ((rc = uv_udp_recv_start(&s->unix_sock, alloc_cb, recv_cb)) != 0)
         return slic_errmsg_set(err, SLIC_ECONFIG, "cannot receive on %s: %s", o->unix_path,
                                uv_strerror(rc));
