@@ -9,9 +9,10 @@ build_pkgs=(
     libyaml-dev libcurl4-openssl-dev libmicrohttpd-dev
     gcc make pkg-config
 )
-# clang and its runtime give libFuzzer; jq reads JSON in end-to-end tests; the rest are real
-# servers and tools the tests start.
-test_pkgs=(clang libclang-rt-14-dev jq procps iproute2 tzdata)
+# clang and its runtime give libFuzzer; jq reads JSON in end-to-end tests; prometheus gives
+# promtool, which checks /metrics (about 95 MB installed); the rest are real servers and tools
+# the tests start.
+test_pkgs=(clang libclang-rt-14-dev jq procps iproute2 tzdata nginx curl prometheus-alertmanager prometheus)
 
 missing=()
 for p in "${build_pkgs[@]}" "${test_pkgs[@]}"; do

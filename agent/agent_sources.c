@@ -57,6 +57,24 @@ static void accesslog_opts(const struct agent_config *c, const struct agent_conf
     }
 }
 
+/* The access logs' sink. A window is committed with the positions agent__sources_mark_boundary
+ * took when the agent's tick saw the clock enter the next window, up to a tick (and any loop
+ * delay) after the boundary itself. A line read in between must count in the window those
+ * positions are committed with, not in the next one: otherwise a crash after that commit loses
+ * it (the committed position is past it, its window never spooled). So a line counts in the
+ * newest window whose boundary has been marked, which stays open until the tick has marked the
+ * next boundary: the tick marks before it closes windows, and closes one only a grace after its
+ * end. Lines thus move by at most a tick into the past, never into a closed window. */
+static void tail_event(void *ctx, const struct slic_event *ev)
+{
+    agent *a = ctx;
+    int64_t len_ms = (int64_t)a->cfg.window_seconds * 1000;
+    int64_t now = slic_now_unix_ms();
+    if (now / len_ms > a->last_self_window)
+        now = (a->last_self_window + 1) * len_ms - 1;
+    agent_window_record(a->window, ev, now);
+}
+
 /* Where this log stood when the spool last committed a window, if it did. */
 static bool saved_position(agent *a, const char *key, struct agent_tail_pos *pos)
 {
@@ -75,7 +93,7 @@ static int start_tail(agent *a, const struct agent_config_tail *t, struct agent_
     int rc = slic_accesslog_opts_check(&src->al.opts, err);
     if (rc)
         return rc;
-    src->al.sink = a->sink;
+    src->al.sink = (struct agent_sink){tail_event, a};
     src->al.name = t->path;
     snprintf(src->key, sizeof src->key, "tail:%s", t->path);
     struct agent_tail_pos resume;
@@ -93,6 +111,10 @@ static int start_tails(agent *a, struct slic_errmsg *err)
 {
     if (a->cfg.n_tails == 0)
         return 0;
+    /* Each tail's boundary position starts as where the tail starts: that marks the boundary
+     * of the window the agent starts in now rather than at the first tick, and tail_event counts
+     * the lines read before that tick in this window accordingly. */
+    a->last_self_window = slic_now_unix_ms() / ((int64_t)a->cfg.window_seconds * 1000);
     a->tails = slic_calloc(a->cfg.n_tails, sizeof *a->tails);
     if (!a->tails)
         return SLIC_ENOMEM;
@@ -157,6 +179,12 @@ void agent__sources_close(agent *a, void (*done)(void *arg))
     for (size_t i = 0; i < a->n_tails; i++) {
         if (!a->tails[i].tail)
             continue;
+        /* Stopping flushes every open window, the current one included, with the lines read
+         * into it: the last commit must say they were read, or the next start reads them
+         * again. (Stopping within a grace after a boundary flushes the previous window too,
+         * committed first with this same position: only a crash between those two commits
+         * would lose the current window's lines.) */
+        agent_tail_position(a->tails[i].tail, &a->tails[i].boundary_pos);
         a->sources_closing++;
         agent_tail_close(a->tails[i].tail, source_closed, a);
         a->tails[i].tail = NULL;
