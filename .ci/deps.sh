@@ -29,6 +29,15 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# Servers installed for the tests (nginx, prometheus, alertmanager) must not start as system
+# services listening on every interface: the tests start their own, on loopback. Debian's
+# policy-rc.d hook (exit 101 = "do not start") stops that for the duration of the install.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod +x "$policy"
+    trap 'rm -f "$policy"' EXIT
+fi
 # A fresh machine's package lists may be empty or stale: update once, then install.
 if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
     apt-get update -qq
