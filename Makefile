@@ -51,7 +51,8 @@ LIB_AGENT   := $(O)/lib/libslic_agent.a
 BINS        := $(if $(wildcard aggregator/main.c),$(O)/bin/slic-aggregator) \
                $(if $(wildcard agent/main.c),$(O)/bin/slic-agent) \
                $(if $(wildcard aggregator/cli.c),$(O)/bin/slic)
-TOOLS       := $(O)/bin/slic-testsend $(O)/bin/slic-loadgen $(O)/bin/slic-testhttp
+TOOLS       := $(O)/bin/slic-testsend $(O)/bin/slic-loadgen $(O)/bin/slic-testhttp \
+               $(O)/bin/slic-alertpush-drive
 TEST_BIN    := $(TEST_SRC:tests/unit/%.c=$(O)/tests/%)
 BENCH_BIN   := $(BENCH_SRC:tests/bench/%.c=$(O)/bench/%)
 
@@ -121,6 +122,11 @@ $(O)/bin/slic: $(patsubst %.c,$(O)/obj/%.o,$(wildcard aggregator/cli*.c)) $(LIBS
 # web endpoint for probes.
 $(O)/bin/slic-testsend: $(O)/obj/tests/tools/testsend.o $(O)/obj/tests/tools/testsend_bad.o \
                         $(LIBS_ALL)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDSAN) $^ -o $@ $(LDLIBS_ALL)
+
+# slic-alertpush-drive plays the SLO engine: pushes one alert firing, then resolved.
+$(O)/bin/slic-alertpush-drive: $(O)/obj/tests/tools/alertpush_drive.o $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDSAN) $^ -o $@ $(LDLIBS_ALL)
 

@@ -1,8 +1,10 @@
 /* Printing for the `slic` client (see cli_format.h): values as text for people (latencies in
- * ms, ratios in percent, times in RFC 3339), a small aligned-table printer, and a JSON writer
- * whose numbers read back exactly. Everything printed from a reply is treated as untrusted. */
+ * ms, ratios in percent, times in RFC 3339) and a small aligned-table printer. JSON comes from
+ * reply_json.c, which the HTTP API shares, so `slic --json` and the API print the same bytes.
+ * Everything printed from a reply is treated as untrusted. */
 #include "cli_format.h"
 
+#include "reply_json.h"
 #include "timeutil.h"
 
 #include <inttypes.h>
@@ -22,16 +24,6 @@ void cli_put_sanitized(FILE *out, const char *s)
 {
     for (; s && *s; s++)
         fputc(*s >= 0x20 && *s < 0x7f ? *s : '?', out);
-}
-
-/* The shortest text that reads back as the same double: "0.999", not "0.99899999999999999". */
-static void fmt_double(double d, char *buf, size_t n)
-{
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, n, "%.*g", prec, d);
-        if (strtod(buf, NULL) == d)
-            return;
-    }
 }
 
 /* Milliseconds to 3 significant digits, never in exponent form: "0.0123 ms", "1.23 ms",
@@ -159,197 +151,17 @@ static void table_print(FILE *out, const struct table *t)
 
 /* ---- JSON ---------------------------------------------------------------------------------- */
 
-struct jw {
-    FILE *out;
-    bool comma; /* a value precedes at this level: the next one needs a comma */
-};
-
-/* Length of the valid UTF-8 sequence at s, or 0 where the bytes are not one (overlong forms,
- * surrogates and code points past U+10FFFF included). */
-static size_t utf8_len(const unsigned char *s)
+/* Writes what reply_json rendered, or says why nothing could be. */
+static void put_json(FILE *out, struct agg__buf *b, int rc)
 {
-    uint32_t cp, min;
-    size_t n;
-    if (s[0] < 0x80)
-        return 1;
-    if ((s[0] & 0xe0) == 0xc0)
-        n = 2, cp = s[0] & 0x1f, min = 0x80;
-    else if ((s[0] & 0xf0) == 0xe0)
-        n = 3, cp = s[0] & 0x0f, min = 0x800;
-    else if ((s[0] & 0xf8) == 0xf0)
-        n = 4, cp = s[0] & 0x07, min = 0x10000;
+    if (rc == 0)
+        fwrite(b->p, 1, b->len, out);
     else
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80) /* also stops at the terminating NUL */
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
-}
-
-static void json_string(FILE *out, const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    fputc('"', out);
-    while (*p) {
-        unsigned char c = *p;
-        size_t n = 1;
-        if (c == '"' || c == '\\')
-            fprintf(out, "\\%c", c);
-        else if (c == '\n')
-            fputs("\\n", out);
-        else if (c == '\t')
-            fputs("\\t", out);
-        else if (c < 0x20 || c == 0x7f)
-            fprintf(out, "\\u%04x", c);
-        else if ((n = utf8_len(p)) == 0)
-            fputs("\\ufffd", out), n = 1;
-        else
-            fwrite(p, 1, n, out);
-        p += n;
-    }
-    fputc('"', out);
-}
-
-/* Value writers take the key of the value in an object, or NULL for an element of an array. */
-static void jw_begin(struct jw *w, const char *key)
-{
-    if (w->comma)
-        fputc(',', w->out);
-    w->comma = false;
-    if (key) {
-        json_string(w->out, key);
-        fputc(':', w->out);
-    }
-}
-
-static void jw_open(struct jw *w, const char *key, char c)
-{
-    jw_begin(w, key);
-    fputc(c, w->out);
-}
-
-static void jw_close(struct jw *w, char c)
-{
-    fputc(c, w->out);
-    w->comma = true;
-}
-
-/* A value already in JSON form, or null when text is NULL. */
-static void jw_raw(struct jw *w, const char *key, const char *text)
-{
-    jw_begin(w, key);
-    fputs(text ? text : "null", w->out);
-    w->comma = true;
-}
-
-static void jw_str(struct jw *w, const char *key, const char *s)
-{
-    if (!s) {
-        jw_raw(w, key, NULL);
-        return;
-    }
-    jw_begin(w, key);
-    json_string(w->out, s);
-    w->comma = true;
-}
-
-static void jw_num(struct jw *w, const char *key, bool has, double d)
-{
-    char buf[40];
-    if (has && isfinite(d))
-        fmt_double(d, buf, sizeof buf);
-    jw_raw(w, key, has && isfinite(d) ? buf : NULL);
-}
-
-static void jw_u64(struct jw *w, const char *key, bool has, uint64_t v)
-{
-    char buf[24];
-    snprintf(buf, sizeof buf, "%" PRIu64, v);
-    jw_raw(w, key, has ? buf : NULL);
-}
-
-static void jw_i64(struct jw *w, const char *key, bool has, int64_t v)
-{
-    char buf[24];
-    snprintf(buf, sizeof buf, "%" PRId64, v);
-    jw_raw(w, key, has ? buf : NULL);
-}
-
-static void jw_bool(struct jw *w, const char *key, bool v)
-{
-    jw_raw(w, key, v ? "true" : "false");
-}
-
-/* A time as RFC 3339 under `key` and as Unix seconds under `key`_unix. */
-static void jw_time(struct jw *w, const char *key, bool has, int64_t t)
-{
-    char buf[SLIC_RFC3339_LEN], unix_key[64];
-    bool ok = has && slic_rfc3339_format(t, buf, sizeof buf) == 0;
-    jw_str(w, key, ok ? buf : NULL);
-    snprintf(unix_key, sizeof unix_key, "%s_unix", key);
-    jw_i64(w, unix_key, has, t);
+        fprintf(stderr, "slic: cannot format the answer as JSON: %s\n", slic_strerror(rc));
+    agg__buf_fini(b);
 }
 
 /* ---- slic query ---------------------------------------------------------------------------- */
-
-static void sli_json_thresholds(struct jw *w, const Slic__SliResult *s)
-{
-    char key[40];
-    jw_open(w, "under_threshold", '{');
-    for (size_t i = 0; i < s->n_thresholds; i++) {
-        const Slic__ThresholdFraction *f = s->thresholds[i];
-        fmt_double(f->threshold, key, sizeof key);
-        jw_open(w, key, '{');
-        jw_num(w, "lower", f->has_count_lower, ratio(f->count_lower, s->count));
-        jw_num(w, "upper", f->has_count_upper, ratio(f->count_upper, s->count));
-        jw_u64(w, "count_lower", f->has_count_lower, f->count_lower);
-        jw_u64(w, "count_upper", f->has_count_upper, f->count_upper);
-        jw_bool(w, "exact", f->has_exact && f->exact);
-        jw_close(w, '}');
-    }
-    jw_close(w, '}');
-}
-
-static void sli_json(FILE *out, const Slic__SliResult *s, const struct cli_sli_scope *sc)
-{
-    struct jw w = {out, false};
-    bool any = s->count > 0; /* min, max and mean of no events are null, not 0 */
-    char key[40];
-    jw_open(&w, NULL, '{');
-    jw_str(&w, "sli", s->sli);
-    jw_str(&w, "site", sc->site);
-    jw_str(&w, "node", sc->node);
-    jw_open(&w, "labels", '{');
-    for (size_t i = 0; i < sc->n_labels; i++)
-        jw_str(&w, sc->labels[i].key, sc->labels[i].value);
-    jw_close(&w, '}');
-    jw_time(&w, "from", s->has_from, s->from);
-    jw_time(&w, "to", s->has_to, s->to);
-    jw_u64(&w, "resolution_seconds", s->has_resolution_seconds, s->resolution_seconds);
-    jw_u64(&w, "count", true, s->count);
-    jw_u64(&w, "good", true, s->good);
-    jw_num(&w, "good_ratio", any, ratio(s->good, s->count));
-    jw_num(&w, "sum", true, s->sum);
-    jw_num(&w, "min", any && s->has_min, s->min);
-    jw_num(&w, "max", any && s->has_max, s->max);
-    jw_num(&w, "mean", any, s->sum / (double)s->count);
-    jw_open(&w, "quantiles", '{');
-    for (size_t i = 0; i < s->n_quantiles; i++) {
-        fmt_double(s->quantiles[i]->q, key, sizeof key);
-        jw_num(&w, key, s->quantiles[i]->has_value, s->quantiles[i]->value);
-    }
-    jw_close(&w, '}');
-    if (s->n_thresholds > 0)
-        sli_json_thresholds(&w, s);
-    jw_bool(&w, "sketch_collapsed",
-            s->latency && s->latency->has_collapsed && s->latency->collapsed);
-    jw_close(&w, '}');
-    fputc('\n', out);
-}
 
 /* Rows of up to three cells prepared up front: the summary, quantiles and thresholds are
  * short (a conforming reply has at most 32 quantiles and 16 thresholds). */
@@ -495,7 +307,9 @@ void cli_print_sli(FILE *out, const Slic__SliResult *s, const struct cli_sli_sco
                    bool json)
 {
     if (json) {
-        sli_json(out, s, scope);
+        struct agg__buf b = {0};
+        struct agg_reply_scope sc = {scope->site, scope->node, scope->labels, scope->n_labels};
+        put_json(out, &b, agg_reply_json_sli(&b, s, &sc));
         return;
     }
     sli_summary(out, s, scope);
@@ -547,21 +361,8 @@ static void series_cell(const void *ctx, size_t row, size_t col, char *buf, size
 void cli_print_series(FILE *out, Slic__SeriesInfo *const *series, size_t n, int64_t now, bool json)
 {
     if (json) {
-        struct jw w = {out, false};
-        jw_open(&w, NULL, '[');
-        for (size_t i = 0; i < n; i++) {
-            const Slic__SeriesInfo *s = series[i];
-            jw_open(&w, NULL, '{');
-            jw_str(&w, "sli", s->sli);
-            jw_open(&w, "sites", '[');
-            for (size_t k = 0; k < s->n_sites; k++)
-                jw_str(&w, NULL, s->sites[k]);
-            jw_close(&w, ']');
-            jw_time(&w, "last_data", s->has_last_data, s->last_data);
-            jw_close(&w, '}');
-        }
-        jw_close(&w, ']');
-        fputc('\n', out);
+        struct agg__buf b = {0};
+        put_json(out, &b, agg_reply_json_series(&b, series, n));
         return;
     }
     if (n == 0) {
@@ -615,21 +416,8 @@ static void agents_cell(const void *ctx, size_t row, size_t col, char *buf, size
 void cli_print_agents(FILE *out, Slic__AgentInfo *const *agents, size_t n, int64_t now, bool json)
 {
     if (json) {
-        struct jw w = {out, false};
-        jw_open(&w, NULL, '[');
-        for (size_t i = 0; i < n; i++) {
-            const Slic__AgentInfo *a = agents[i];
-            jw_open(&w, NULL, '{');
-            jw_str(&w, "agent_id", a->agent_id);
-            jw_str(&w, "site", a->site);
-            jw_str(&w, "node", a->node);
-            jw_u64(&w, "epoch", a->has_epoch, a->epoch);
-            jw_u64(&w, "last_seq", a->has_last_seq, a->last_seq);
-            jw_time(&w, "last_seen", a->has_last_seen, a->last_seen);
-            jw_close(&w, '}');
-        }
-        jw_close(&w, ']');
-        fputc('\n', out);
+        struct agg__buf b = {0};
+        put_json(out, &b, agg_reply_json_agents(&b, agents, n));
         return;
     }
     if (n == 0) {

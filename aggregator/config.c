@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "alloc.h"
+#include "http.h"
 #include "yamlconf.h"
 
 #include <string.h>
@@ -21,6 +22,7 @@ int agg_config_defaults(struct agg_config *c)
     c->source = dup_string("built-in defaults");
     c->listen = dup_string("tcp://127.0.0.1:7710");
     c->data_dir = dup_string("./slic-data");
+    c->http_listen = dup_string(AGG_HTTP_DEFAULT_LISTEN);
     c->durable = true;
     c->log_level = SLIC_LOG_INFO;
     c->map_size = 1ull << 30;
@@ -34,7 +36,8 @@ int agg_config_defaults(struct agg_config *c)
     c->max_label_sets_per_sli = 1000;
     c->group_max_batches = 256;
     c->expire_interval_seconds = 60;
-    if (!c->source || !c->listen || !c->data_dir) {
+    c->slo_evaluate_interval = 10;
+    if (!c->source || !c->listen || !c->data_dir || !c->http_listen) {
         agg_config_fini(c);
         return SLIC_ENOMEM;
     }
@@ -48,6 +51,10 @@ void agg_config_fini(struct agg_config *c)
     slic_free(c->source);
     slic_free(c->listen);
     slic_free(c->data_dir);
+    slic_free(c->http_listen);
+    for (size_t i = 0; i < c->n_slo_paths; i++)
+        slic_free(c->slo_paths[i]);
+    slic_free(c->slo_paths);
     memset(c, 0, sizeof *c);
 }
 
@@ -77,6 +84,25 @@ static int load_listen(const slic_yaml_node *root, struct agg_config *c, struct 
         return slic_yaml_error(slic_yaml_get(root, "listen"), err, SLIC_ECONFIG,
                                "expected an nng URL like tcp://127.0.0.1:7710, got \"%s\"",
                                c->listen);
+    return 0;
+}
+
+/* http: {listen: HOST:PORT}. An empty string turns the HTTP side off; null (`listen:` with
+ * nothing after it) is refused like any other null, since its meaning would be a guess. */
+static int load_http(const slic_yaml_node *root, struct agg_config *c, struct slic_errmsg *err)
+{
+    static const char *const keys[] = {"listen", NULL};
+    const slic_yaml_node *m = NULL;
+    int rc = slic_yaml_get_mapping(root, "http", 0, &m, err);
+    if (rc || !m)
+        return rc;
+    if ((rc = slic_yaml_check_keys(m, keys, err)) ||
+        (rc = take_string(m, "listen", &c->http_listen, err)))
+        return rc;
+    struct agg_http_addr addr;
+    struct slic_errmsg why = {{0}};
+    if (c->http_listen[0] && agg_http_addr_parse(c->http_listen, &addr, &why) != 0)
+        return slic_yaml_error(slic_yaml_get(m, "listen"), err, SLIC_ECONFIG, "%s", why.text);
     return 0;
 }
 
@@ -152,6 +178,34 @@ static int load_limits(const slic_yaml_node *root, struct agg_config *c, struct 
     return 0;
 }
 
+/* slo: {paths: [FILE-OR-DIR...], evaluate_interval: DURATION}. The files themselves are read
+ * by the caller (openslo.h), so a config check and a reload report their errors alike. */
+static int load_slo(const slic_yaml_node *root, struct agg_config *c, struct slic_errmsg *err)
+{
+    static const char *const keys[] = {"paths", "evaluate_interval", NULL};
+    const slic_yaml_node *m = NULL;
+    int rc = slic_yaml_get_mapping(root, "slo", 0, &m, err);
+    if (rc || !m)
+        return rc;
+    const char **paths = NULL;
+    size_t n = 0;
+    if ((rc = slic_yaml_check_keys(m, keys, err)) ||
+        (rc = slic_yaml_get_duration(m, "evaluate_interval", 0, 1, 86400,
+                                     &c->slo_evaluate_interval, err)) ||
+        (rc = slic_yaml_get_strings(m, "paths", 0, &paths, &n, err)))
+        return rc;
+    if (n && !(c->slo_paths = slic_calloc(n, sizeof *c->slo_paths)))
+        rc = SLIC_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (!(c->slo_paths[i] = dup_string(paths[i])))
+            rc = SLIC_ENOMEM;
+        else
+            c->n_slo_paths = i + 1;
+    }
+    slic_free(paths);
+    return rc;
+}
+
 static int load_log_level(const slic_yaml_node *root, struct agg_config *c,
                           struct slic_errmsg *err)
 {
@@ -167,14 +221,16 @@ static int load_log_level(const slic_yaml_node *root, struct agg_config *c,
 
 static int load_root(const slic_yaml_node *root, struct agg_config *c, struct slic_errmsg *err)
 {
-    static const char *const keys[] = {"listen", "data_dir", "durable", "log_level", "store",
-                                       "retention", "limits", NULL};
+    static const char *const keys[] = {"listen", "data_dir",  "durable", "log_level", "http",
+                                       "store",  "retention", "limits",  "slo",
+                                       NULL};
     int rc;
     if ((rc = slic_yaml_check_keys(root, keys, err)) || (rc = load_listen(root, c, err)) ||
         (rc = take_string(root, "data_dir", &c->data_dir, err)) ||
         (rc = slic_yaml_get_bool(root, "durable", 0, &c->durable, err)) ||
-        (rc = load_log_level(root, c, err)) || (rc = load_store(root, c, err)) ||
-        (rc = load_retention(root, c, err)) || (rc = load_limits(root, c, err)))
+        (rc = load_log_level(root, c, err)) || (rc = load_http(root, c, err)) ||
+        (rc = load_store(root, c, err)) || (rc = load_retention(root, c, err)) ||
+        (rc = load_limits(root, c, err)) || (rc = load_slo(root, c, err)))
         return rc;
     return 0;
 }

@@ -8,6 +8,7 @@
 #include "log.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct agg_config {
@@ -16,6 +17,8 @@ struct agg_config {
     /* nng URL agents and `slic` connect to. */
     char *listen;
     char *data_dir;
+    /* HOST:PORT of the HTTP API and /metrics (numeric, loopback by default); "" disables it. */
+    char *http_listen;
     /* Synced commits (true) or MDB_NOSYNC (false: faster, an OS crash may lose acked data). */
     bool durable;
     enum slic_log_level log_level;
@@ -29,6 +32,11 @@ struct agg_config {
     unsigned max_label_sets_per_sli;
     unsigned group_max_batches;
     unsigned expire_interval_seconds;
+    /* slo: OpenSLO files or directories (paths, relative to the working directory, as
+     * data_dir is), and seconds between evaluation cycles (evaluate_interval). */
+    char **slo_paths;
+    size_t n_slo_paths;
+    double slo_evaluate_interval;
 };
 
 /* Fills c with the embedded defaults (strings allocated; agg_config_fini frees). 0 or

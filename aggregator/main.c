@@ -2,13 +2,18 @@
  * drain and stop. Signals are blocked in every thread and taken here with sigtimedwait, so
  * SIGHUP (reload) and SIGTERM (drain) are handled in plain code, not in signal handlers. */
 #include "config.h"
+#include "http.h"
 #include "log.h"
+#include "openslo.h"
 #include "server.h"
+#include "slo_engine.h"
 #include "stats.h"
 #include "store.h"
 #include "timeutil.h"
 #include "version.h"
 #include "writer.h"
+
+#include "alloc.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -18,10 +23,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* More --slo arguments than any deployment needs; a directory holds any number of files. */
+#define MAX_SLO_ARGS 64
+
 struct args {
     const char *config;
     const char *listen;
     const char *data_dir;
+    const char *http;
+    const char *slo[MAX_SLO_ARGS];
+    size_t n_slo;
     int check_config;
 };
 
@@ -38,21 +49,24 @@ static void usage(FILE *to)
             "  --config FILE     YAML configuration (see examples/slic-aggregator.yaml)\n"
             "  --listen URL      override `listen` (default tcp://127.0.0.1:7710)\n"
             "  --data-dir DIR    override `data_dir` (default ./slic-data)\n"
+            "  --http ADDR       override `http.listen` (default 127.0.0.1:7711; \"\" disables)\n"
+            "  --slo PATH        OpenSLO file or directory; repeatable; replaces `slo.paths`\n"
             "  --check-config    load and check the configuration, print it, and exit\n"
             "  --help            this text\n"
             "  --version         print the version\n"
             "\n"
-            "signals: SIGHUP reloads the configuration (a bad one is rejected and the running\n"
-            "one kept); SIGTERM or SIGINT stops accepting batches, commits and acknowledges what\n"
-            "is queued, closes the store cleanly and exits.\n");
+            "signals: SIGHUP reloads the configuration and the SLO files (a bad one is rejected\n"
+            "and the running one kept); SIGTERM or SIGINT stops accepting batches, commits and\n"
+            "acknowledges what is queued, closes the store cleanly and exits.\n");
 }
 
 static int parse_args(int argc, char **argv, struct args *a)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"listen", required_argument, NULL, 'l'},
-        {"data-dir", required_argument, NULL, 'd'}, {"check-config", no_argument, NULL, 'k'},
-        {"help", no_argument, NULL, 'h'},          {"version", no_argument, NULL, 'V'},
+        {"config", required_argument, NULL, 'c'},   {"listen", required_argument, NULL, 'l'},
+        {"data-dir", required_argument, NULL, 'd'}, {"http", required_argument, NULL, 't'},
+        {"slo", required_argument, NULL, 's'},      {"check-config", no_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'},           {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
@@ -65,6 +79,17 @@ static int parse_args(int argc, char **argv, struct args *a)
             break;
         case 'd':
             a->data_dir = optarg;
+            break;
+        case 't':
+            a->http = optarg;
+            break;
+        case 's':
+            if (a->n_slo == MAX_SLO_ARGS) {
+                fprintf(stderr, "slic-aggregator: at most %d --slo arguments; name a directory\n",
+                        MAX_SLO_ARGS);
+                return 2;
+            }
+            a->slo[a->n_slo++] = optarg;
             break;
         case 'k':
             a->check_config = 1;
@@ -88,15 +113,45 @@ static int parse_args(int argc, char **argv, struct args *a)
     return 0;
 }
 
+/* --slo replaces the file's slo.paths, as the other options replace their keys. */
+static int replace_slo_paths(struct agg_config *c, const char *const *paths, size_t n)
+{
+    char **v = slic_calloc(n, sizeof *v);
+    for (size_t i = 0; v && i < n; i++) {
+        if (!(v[i] = strdup(paths[i]))) {
+            while (i-- > 0)
+                free(v[i]);
+            slic_free(v);
+            v = NULL;
+        }
+    }
+    if (!v) {
+        agg_config_fini(c);
+        return SLIC_ENOMEM;
+    }
+    for (size_t i = 0; i < c->n_slo_paths; i++)
+        slic_free(c->slo_paths[i]);
+    slic_free(c->slo_paths);
+    c->slo_paths = v;
+    c->n_slo_paths = n;
+    return 0;
+}
+
 /* Loads the file (or the defaults) and applies command-line overrides. */
 static int load_config(const struct args *a, struct agg_config *c, struct slic_errmsg *err)
 {
     int rc = a->config ? agg_config_load(a->config, c, err) : agg_config_defaults(c);
     if (rc)
         return rc;
-    const char *over[2] = {a->listen, a->data_dir};
-    char **field[2] = {&c->listen, &c->data_dir};
-    for (int i = 0; i < 2; i++) {
+    const char *over[3] = {a->listen, a->data_dir, a->http};
+    char **field[3] = {&c->listen, &c->data_dir, &c->http_listen};
+    struct agg_http_addr addr;
+    struct slic_errmsg why = {{0}};
+    if (a->http && a->http[0] && agg_http_addr_parse(a->http, &addr, &why) != 0) {
+        agg_config_fini(c);
+        return slic_errmsg_set(err, SLIC_ECONFIG, "--http: %s", why.text);
+    }
+    for (int i = 0; i < 3; i++) {
         if (!over[i])
             continue;
         char *copy = strdup(over[i]);
@@ -107,7 +162,7 @@ static int load_config(const struct args *a, struct agg_config *c, struct slic_e
         free(*field[i]);
         *field[i] = copy;
     }
-    return 0;
+    return a->n_slo ? replace_slo_paths(c, a->slo, a->n_slo) : 0;
 }
 
 static void print_config(const struct agg_config *c)
@@ -115,15 +170,65 @@ static void print_config(const struct agg_config *c)
     printf("configuration from %s: OK\n"
            "  listen            %s\n"
            "  data_dir          %s\n"
+           "  http              %s\n"
            "  durable           %s\n"
            "  map size          %llu bytes, growing to %llu\n"
            "  retention         10s: %llds, 1m: %llds, 1h: %llds\n"
            "  max request       %llu bytes, %u contexts, windows up to %llds in the future\n",
-           c->source, c->listen, c->data_dir, c->durable ? "yes (synced commits)" : "no",
-           (unsigned long long)c->map_size, (unsigned long long)c->map_size_max,
-           (long long)c->retention[0], (long long)c->retention[1], (long long)c->retention[2],
-           (unsigned long long)c->max_request_bytes, c->contexts,
-           (long long)c->max_future_seconds);
+           c->source, c->listen, c->data_dir, c->http_listen[0] ? c->http_listen : "off",
+           c->durable ? "yes (synced commits)" : "no", (unsigned long long)c->map_size,
+           (unsigned long long)c->map_size_max, (long long)c->retention[0],
+           (long long)c->retention[1], (long long)c->retention[2],
+           (unsigned long long)c->max_request_bytes, c->contexts, (long long)c->max_future_seconds);
+    printf("  slo               %s", c->n_slo_paths ? "" : "none");
+    for (size_t i = 0; i < c->n_slo_paths; i++)
+        printf("%s%s", i ? ", " : "", c->slo_paths[i]);
+    printf(", evaluated every %gs\n", c->slo_evaluate_interval);
+}
+
+/* ---- SLOs ---- */
+
+/* Loads the configured SLO files: a set loaded whole, or an error naming file, line and key.
+ * The report (skipped documents) goes to the caller. */
+static int load_slos(const struct agg_config *c, struct agg_slo_set **set,
+                     struct agg_openslo_report *rep, struct slic_errmsg *err)
+{
+    return agg_openslo_load((const char *const *)c->slo_paths, c->n_slo_paths, set, rep, err);
+}
+
+static void log_slos(const struct agg_slo_set *set, const struct agg_openslo_report *rep)
+{
+    size_t n_sli = 0, n_thr = 0;
+    const struct slic_sli_thresholds *t = agg_slo_set_thresholds(set, &n_sli);
+    for (size_t i = 0; i < n_sli; i++)
+        n_thr += t[i].n_thresholds;
+    agg_openslo_report_log(rep);
+    SLIC_INFO("main",
+              "%zu SLOs loaded from %zu files, %zu documents skipped; agents asked to count %zu "
+              "latency thresholds on %zu SLIs",
+              set->n_defs, rep->n_files, rep->n_skipped, n_thr, n_sli);
+}
+
+/* --check-config's part: the SLO files load, and what was skipped, one line each. */
+static int check_slos(const struct agg_config *c)
+{
+    struct agg_slo_set *set = NULL;
+    struct agg_openslo_report rep;
+    struct slic_errmsg err = {{0}};
+    int rc = load_slos(c, &set, &rep, &err);
+    if (rc) {
+        fprintf(stderr, "slic-aggregator: SLOs: %s\n", err.text[0] ? err.text : slic_strerror(rc));
+        return 1;
+    }
+    printf("%zu SLOs loaded, %zu skipped\n", set->n_defs, rep.n_skipped);
+    for (size_t i = 0; i < rep.n_skipped; i++) {
+        char line[1024];
+        agg_openslo_skipped_format(&rep.skipped[i], line, sizeof line);
+        printf("  %s\n", line);
+    }
+    agg_openslo_report_fini(&rep);
+    agg_slo_set_destroy(set);
+    return 0;
 }
 
 static void server_options(const struct agg_config *c, struct agg_server_options *o)
@@ -143,9 +248,12 @@ struct daemon {
     agg_store *store;
     agg_writer *writer;
     agg_server *server;
+    agg_http *http;
+    agg_slo_engine *slo;
 };
 
-static int daemon_start(struct daemon *d, struct slic_errmsg *err)
+/* Takes set. */
+static int daemon_start(struct daemon *d, struct agg_slo_set *set, struct slic_errmsg *err)
 {
     struct agg_store_options so = {
         .map_size_initial = d->cfg.map_size,
@@ -156,7 +264,14 @@ static int daemon_start(struct daemon *d, struct slic_errmsg *err)
         .retention_1h = d->cfg.retention[2],
     };
     int rc = agg_store_open(d->cfg.data_dir, &so, &d->store, err);
-    if (rc)
+    if (rc) {
+        agg_slo_set_destroy(set);
+        return rc;
+    }
+    struct agg_slo_engine_options eo;
+    agg_slo_engine_options_default(&eo);
+    eo.evaluate_interval_s = d->cfg.slo_evaluate_interval;
+    if ((rc = agg_slo_engine_create(d->store, &eo, set, &d->slo, err)) != 0)
         return rc;
     struct agg_writer_options wo;
     agg_writer_options_default(&wo);
@@ -166,19 +281,57 @@ static int daemon_start(struct daemon *d, struct slic_errmsg *err)
         return slic_errmsg_set(err, rc, "cannot start the writer thread: %s", slic_strerror(rc));
     struct agg_server_options o;
     server_options(&d->cfg, &o);
-    return agg_server_create(&o, d->store, d->writer, &d->stats, &d->server, err);
+    o.slo = d->slo;
+    if ((rc = agg_server_create(&o, d->store, d->writer, &d->stats, &d->server, err)) != 0)
+        return rc;
+    if (d->cfg.http_listen[0]) {
+        struct agg_http_options ho;
+        struct agg_http_hooks hooks;
+        agg_http_options_default(&ho);
+        ho.listen = d->cfg.http_listen;
+        agg_slo_engine_hooks(d->slo, &hooks);
+        if ((rc = agg_http_create(&ho, d->store, d->writer, &d->stats, &hooks, &d->http, err)))
+            return rc;
+    }
+    if ((rc = agg_slo_engine_start(d->slo)) != 0)
+        return slic_errmsg_set(err, rc, "cannot start the SLO thread: %s", slic_strerror(rc));
+    return 0;
 }
 
-/* Drains in dependency order: no new batches, commit and ack the queued ones, stop nng, close
- * LMDB. */
+/* Drains in dependency order: /healthz says 503 and HTTP lets go of the writer, no new
+ * batches, commit and ack the queued ones, stop HTTP and nng (both read the SLO engine), stop
+ * the SLO engine (it reads the store), close LMDB. */
 static void daemon_stop(struct daemon *d)
 {
+    agg_http_drain(d->http);
     if (d->server)
         agg_server_drain(d->server);
     agg_writer_destroy(d->writer);
+    agg_http_destroy(d->http);
     agg_server_destroy(d->server);
+    agg_slo_engine_destroy(d->slo);
     agg_store_close(d->store);
     agg_config_fini(&d->cfg);
+}
+
+/* SIGHUP's SLO part: a set loaded whole replaces the running one and is evaluated at once; a
+ * broken file keeps the running set. */
+static void reload_slos(struct daemon *d, const struct agg_config *fresh)
+{
+    struct agg_slo_set *set = NULL;
+    struct agg_openslo_report rep;
+    struct slic_errmsg err = {{0}};
+    int rc = load_slos(fresh, &set, &rep, &err);
+    if (rc) {
+        SLIC_ERROR("main", "SLO reload rejected, keeping the running SLOs: %s",
+                   err.text[0] ? err.text : slic_strerror(rc));
+        return;
+    }
+    log_slos(set, &rep);
+    agg_openslo_report_fini(&rep);
+    if ((rc = agg_slo_engine_reload(d->slo, set, fresh->slo_evaluate_interval, &err)) != 0)
+        SLIC_ERROR("main", "SLO reload rejected, keeping the running SLOs: %s",
+                   err.text[0] ? err.text : slic_strerror(rc));
 }
 
 static void reload(struct daemon *d, const struct args *a)
@@ -191,12 +344,14 @@ static void reload(struct daemon *d, const struct args *a)
                    err.text[0] ? err.text : slic_strerror(rc));
         return;
     }
-    if (strcmp(fresh.listen, d->cfg.listen) != 0 || strcmp(fresh.data_dir, d->cfg.data_dir) != 0)
-        SLIC_WARN("main", "listen and data_dir changes take effect only after a restart");
+    if (strcmp(fresh.listen, d->cfg.listen) != 0 || strcmp(fresh.data_dir, d->cfg.data_dir) != 0 ||
+        strcmp(fresh.http_listen, d->cfg.http_listen) != 0)
+        SLIC_WARN("main", "listen, data_dir and http changes take effect only after a restart");
     slic_log_set_level(fresh.log_level);
     struct agg_server_options o;
     server_options(&fresh, &o);
     agg_server_set_limits(d->server, &o);
+    reload_slos(d, &fresh);
     SLIC_INFO("main", "configuration reloaded from %s", fresh.source);
     agg_config_fini(&fresh);
 }
@@ -244,8 +399,9 @@ int main(int argc, char **argv)
     }
     if (a.check_config) {
         print_config(&d.cfg);
+        rc = check_slos(&d.cfg);
         agg_config_fini(&d.cfg);
-        return 0;
+        return rc;
     }
     slic_log_set_level(d.cfg.log_level);
     /* Blocked before any thread starts, so every thread inherits the mask and only
@@ -260,7 +416,17 @@ int main(int argc, char **argv)
     SLIC_INFO("main", "slic-aggregator %s starting: configuration from %s, data in %s, %s",
               SLIC_VERSION, d.cfg.source, d.cfg.data_dir,
               d.cfg.durable ? "durable (synced) commits" : "NON-durable commits (durable: false)");
-    if ((rc = daemon_start(&d, &err)) != 0) {
+    /* SLOs load before anything starts: a broken file refuses the start, naming file and line. */
+    struct agg_slo_set *set = NULL;
+    struct agg_openslo_report rep;
+    if ((rc = load_slos(&d.cfg, &set, &rep, &err)) != 0) {
+        SLIC_ERROR("main", "cannot start: SLOs: %s", err.text[0] ? err.text : slic_strerror(rc));
+        agg_config_fini(&d.cfg);
+        return 1;
+    }
+    log_slos(set, &rep);
+    agg_openslo_report_fini(&rep);
+    if ((rc = daemon_start(&d, set, &err)) != 0) {
         SLIC_ERROR("main", "cannot start: %s", err.text[0] ? err.text : slic_strerror(rc));
         daemon_stop(&d);
         return 1;

@@ -224,6 +224,32 @@ static int check_counts(const struct slic_sketch_view *s, struct slic_errmsg *er
     return 0;
 }
 
+int agg__record_decode_head(const void *value, size_t len, struct agg__record *out,
+                            struct slic_errmsg *err)
+{
+    const uint8_t *v = value;
+    struct agg__record r;
+    int rc = decode_header(v, len, &r, err);
+    if (rc == 0)
+        rc = decode_thresholds(v + AGG__RECORD_HEADER, &r, err);
+    if (rc)
+        return rc;
+    r.sketch.counts = NULL;
+    *out = r;
+    return 0;
+}
+
+uint64_t agg__record_buckets_sum(const void *value, const struct agg__record *r, uint32_t i,
+                                 uint32_t n)
+{
+    const uint8_t *p = (const uint8_t *)value + AGG__RECORD_HEADER +
+                       r->n_thresholds * AGG__RECORD_THRESHOLD_SIZE + (size_t)i * 8;
+    uint64_t sum = 0;
+    for (uint32_t k = 0; k < n; k++, p += 8)
+        sum += get_u64(p);
+    return sum;
+}
+
 int agg__record_decode(const void *value, size_t len, struct agg__record *out,
                        struct agg__buf *scratch, struct slic_errmsg *err)
 {

@@ -98,6 +98,20 @@ int agg__record_merge_series(const struct agg__record *stored, const struct slic
 /* Size the merge of a series into an empty record takes, for estimating write volume. */
 size_t agg__record_size_of_series(const struct slic_series *s);
 
+/* agg__record_decode without the bucket counts: header and thresholds are decoded and checked,
+ * the counts neither copied nor added up (out->sketch.counts is NULL). For readers that need
+ * event counts and at most a few buckets (agg__record_buckets_sum), such as SLO evaluation, for
+ * which copying and checking every bucket of every record was most of the time spent; corrupt
+ * bucket counts go unnoticed here. Returns 0 or SLIC_EDECODE. */
+int agg__record_decode_head(const void *value, size_t len, struct agg__record *out,
+                            struct slic_errmsg *err);
+
+/* The sum of buckets [i, i + n) (within 0..r->sketch.n) of a record r that
+ * agg__record_decode_head decoded from value, read in place whatever the alignment. The caller
+ * guards against overflow from corrupt counts by comparing the result with the record's total. */
+uint64_t agg__record_buckets_sum(const void *value, const struct agg__record *r, uint32_t i,
+                                 uint32_t n);
+
 /* Merges decoded records: the query side. Thresholds are kept only while every record merged
  * so far (with any events) counted them exactly. */
 struct agg__record_acc {

@@ -63,6 +63,7 @@ void agg_server_options_default(struct agg_server_options *o)
     o->max_future_seconds = 600;
     o->max_age_seconds = 400 * 86400;
     o->max_label_sets_per_sli = 1000;
+    o->slo = NULL;
 }
 
 /* ---- sending ------------------------------------------------------------------------------ */
@@ -98,12 +99,18 @@ static void send_ack(struct server_ctx *c, uint64_t epoch, uint64_t seq,
 {
     struct slic_ack ack = {.status = status, .epoch = epoch, .seq = seq};
     snprintf(ack.reason, sizeof ack.reason, "%s", reason ? reason : "");
+    /* Every ack carries the full list, so an agent learns of a reload with its next batch. The
+     * list is only read while packing, under a reference that keeps it alive through a reload. */
+    const struct slic_sli_thresholds *wanted;
+    agg_slo_wanted *ref = agg_slo_engine_wanted(c->srv->opts.slo, &wanted, &ack.n_wanted);
+    ack.wanted = (struct slic_sli_thresholds *)wanted;
     uint8_t *buf = NULL;
     size_t len = 0;
     if (codec_response_pack(&ack, NULL, &buf, &len) != 0) {
         buf = NULL;
         len = 0;
     }
+    agg_slo_wanted_release(ref);
     ctx_send(c, buf, len);
 }
 

@@ -7,6 +7,7 @@
 #define SLIC_AGG_SERVER_H
 
 #include "err.h"
+#include "slo_engine.h"
 #include "stats.h"
 #include "store.h"
 #include "writer.h"
@@ -29,6 +30,9 @@ struct agg_server_options {
     int64_t max_age_seconds;
     /* Distinct label sets one SLI may carry in one batch. */
     unsigned max_label_sets_per_sli;
+    /* Where every Ack's wanted thresholds come from (agg_slo_engine_wanted); NULL: none are
+     * asked for. Must outlive the server. */
+    agg_slo_engine *slo;
 };
 
 void agg_server_options_default(struct agg_server_options *o);

@@ -172,6 +172,31 @@ int agg_store_query_sli(agg_store *st, const struct agg_query *q, struct agg_que
 /* Frees the result's sketch and zeroes it; NULL allowed. */
 void agg_query_result_fini(struct agg_query_result *r);
 
+/* One slice of agg_store_query_slices. le_* count the events at or below the threshold asked
+ * for: at least le_lower, at most le_upper, exactly (le_exact) when every record with events in
+ * the slice had an exact counter at it; 0, 0, true when no threshold was asked. */
+struct agg_slice_counts {
+    uint64_t total;
+    uint64_t good;
+    uint64_t le_lower;
+    uint64_t le_upper;
+    bool le_exact;
+};
+
+/* The SLI of q (sli, site, node, matchers as for agg_store_query_sli) in n consecutive slices:
+ * out[i] counts the records with window start in [q->from + i * slice_s, q->from + (i + 1) *
+ * slice_s), read at q->resolution_seconds, which must be given (10, 60, or 3600 except per
+ * node); q->from and slice_s lie on its grid. q->to and q->now are not used, and nothing is
+ * clipped to retention: records expired and deleted simply count no more. le >= 0 asks for
+ * bounds on events with latency <= le, each record contributing an exact counter at le where
+ * it has one and otherwise its sketch's rank narrowed by its counters on either side; NaN asks
+ * for none. One read transaction and one cursor pass per matching series; no series matching
+ * is all zeros, not an error. Returns 0; SLIC_EINVAL (names, resolution, a range off the grid
+ * or past 2^62); SLIC_ESTORE or SLIC_EINCONSISTENT (a corrupt record, named); SLIC_EOVERFLOW;
+ * SLIC_ENOMEM. out (n entries) is written only on success. */
+int agg_store_query_slices(agg_store *st, const struct agg_query *q, double le, int64_t slice_s,
+                           size_t n, struct agg_slice_counts *out, struct slic_errmsg *err);
+
 /* An SLI stream present at a site. */
 struct agg_series_info {
     char sli[SLIC_NAME_MAX + 1];

@@ -23,7 +23,9 @@ http_port=$(port)
 export SLIC_ADDR=tcp://127.0.0.1:$agg_port
 
 echo "== starting slic-aggregator on $SLIC_ADDR (data in $dir/agg)"
-"$BIN/slic-aggregator" --listen "$SLIC_ADDR" --data-dir "$dir/agg" 2>"$dir/agg.log" &
+http_api=127.0.0.1:$(port)
+"$BIN/slic-aggregator" --listen "$SLIC_ADDR" --data-dir "$dir/agg" --http "$http_api" \
+    2>"$dir/agg.log" &
 pids+=($!)
 "$BIN/slic-testhttp" "$http_port" 20 &
 pids+=($!)

@@ -68,7 +68,7 @@ printf 'durable: false\nlog_level: warn\n' >"$dir/agg.yaml"
 for _ in 1 2 3 4 5; do
     agg_addr=tcp://127.0.0.1:$((30000 + RANDOM % 20000))
     "$BIN/slic-aggregator" --config "$dir/agg.yaml" --listen "$agg_addr" --data-dir "$dir/agg" \
-        2>>"$dir/agg.log" &
+        --http "127.0.0.1:$((30000 + RANDOM % 20000))" 2>>"$dir/agg.log" &
     agg=$!
     pids+=("$agg")
     for _ in $(seq 1 100); do

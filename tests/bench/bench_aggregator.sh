@@ -16,6 +16,7 @@ addr=tcp://127.0.0.1:$port
 start() { # data dir, durable
     printf 'durable: %s\nlog_level: warn\n' "$2" >"$dir/agg.yaml"
     "$BIN/slic-aggregator" --config "$dir/agg.yaml" --listen "$addr" --data-dir "$1" \
+        --http "127.0.0.1:$((port + 1))" \
         2>>"$dir/agg.log" &
     agg=$!
     pids+=("$agg")

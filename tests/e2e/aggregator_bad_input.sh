@@ -6,7 +6,7 @@ source "$(dirname "$0")/lib.bash"
 start_aggregator agg
 expect_reject() { # kind, text the reason must contain
     local out
-    out=$("$BIN/slic-testsend" --addr "$AGG_ADDR" --bad "$1" 2>&1) ||
+    out=$(timeout 30 "$BIN/slic-testsend" --addr "$AGG_ADDR" --bad "$1" 2>&1) ||
         fail "--bad $1 was not answered as expected: $out"
     grep -qi -- "$2" <<<"$out" || fail "--bad $1: reason '$out' does not mention '$2'"
     pass "$1: $out"
@@ -18,7 +18,7 @@ expect_reject future "future"
 expect_reject unaligned "aligned"
 expect_reject nan "sum"
 expect_reject labels "label sets"
-out=$("$BIN/slic-testsend" --addr "$AGG_ADDR" --bad oversized 2>&1) ||
+out=$(timeout 30 "$BIN/slic-testsend" --addr "$AGG_ADDR" --bad oversized 2>&1) ||
     fail "oversized request was answered: $out"
 pass "oversized: dropped by the transport ($out)"
 

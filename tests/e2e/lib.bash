@@ -49,7 +49,10 @@ start_aggregator() {
     shift
     AGG_PORT=${AGG_PORT:-$(free_port)}
     AGG_ADDR="tcp://127.0.0.1:$AGG_PORT"
-    "$BIN/slic-aggregator" --listen "$AGG_ADDR" --data-dir "$E2E_DIR/$name" "$@" \
+    # A free HTTP port too: the default 7711 may be taken by another aggregator on this host.
+    # A later --http given by the test wins.
+    "$BIN/slic-aggregator" --listen "$AGG_ADDR" --data-dir "$E2E_DIR/$name" \
+        --http "127.0.0.1:${AGG_HTTP_PORT:-$(free_port)}" "$@" \
         >>"$E2E_DIR/$name.log" 2>&1 &
     AGG_PID=$!
     E2E_PIDS+=("$AGG_PID")

@@ -136,6 +136,9 @@ int testsend_bad(const char *kind)
     nng_msg *msg = NULL, *r = NULL;
     nng_req0_open(&sock);
     nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO, 3000);
+    /* An oversized request makes the aggregator drop the connection; without a send timeout
+     * the retry on a new connection could wait forever. */
+    nng_socket_set_ms(sock, NNG_OPT_SENDTIMEO, 3000);
     if (nng_dial(sock, testsend_addr(), NULL, 0) != 0) {
         fprintf(stderr, "slic-testsend: cannot dial %s\n", testsend_addr());
         return 2;

@@ -162,6 +162,46 @@ static void test_record_codec(void)
     slic_series_fini(&s2);
 }
 
+/* The header-only decode gives what the full one gives, bar the counts, which it reads in place
+ * at any alignment; it refuses every truncation, but not damaged counts (by design). */
+static void test_record_decode_head(void)
+{
+    static const double th[] = {0.1, 0.25};
+    struct spec sp = {"x", T0, 10, 300, 5, th, 2};
+    struct slic_series s;
+    series_fill(&s, &sp);
+    struct agg__buf v = {0}, scratch = {0};
+    struct agg__record full, head;
+    CHECK_OK(agg__record_merge_series(NULL, &s, &params, &v, NULL));
+    CHECK_OK(agg__record_decode(v.p, v.len, &full, &scratch, NULL));
+    uint8_t *odd = malloc(v.len + 3);
+    CHECK(odd != NULL);
+    memcpy(odd + 3, v.p, v.len);
+    CHECK_OK(agg__record_decode_head(odd + 3, v.len, &head, NULL));
+    CHECK(head.sketch.counts == NULL);
+    CHECK_U64_EQ(head.total, full.total);
+    CHECK_U64_EQ(head.good, full.good);
+    CHECK_INT_EQ(head.n_thresholds, 2);
+    CHECK_U64_EQ(head.thresholds[1].count_le, full.thresholds[1].count_le);
+    CHECK_INT_EQ(head.sketch.offset, full.sketch.offset);
+    CHECK_INT_EQ(head.sketch.n, full.sketch.n);
+    uint64_t all = 0;
+    for (uint32_t i = 0; i < full.sketch.n; i++) {
+        CHECK_U64_EQ(agg__record_buckets_sum(odd + 3, &head, i, 1), full.sketch.counts[i]);
+        all += full.sketch.counts[i];
+    }
+    CHECK_U64_EQ(agg__record_buckets_sum(odd + 3, &head, 0, head.sketch.n), all);
+    CHECK_U64_EQ(agg__record_buckets_sum(odd + 3, &head, 2, 0), 0);
+    for (size_t len = 0; len < v.len; len++)
+        CHECK_ERR(agg__record_decode_head(odd + 3, len, &head, NULL), SLIC_EDECODE);
+    odd[3 + v.len - 1] ^= 0x40;
+    CHECK_OK(agg__record_decode_head(odd + 3, v.len, &head, NULL));
+    free(odd);
+    agg__buf_fini(&v);
+    agg__buf_fini(&scratch);
+    slic_series_fini(&s);
+}
+
 /* Record merging collapses exactly as slic_sketch_merge does when the span passes the cap. */
 static void test_record_collapse(void)
 {
@@ -330,6 +370,7 @@ static void test_agent_state_codec(void)
 
 HARNESS_CASES(HARNESS_CASE(test_keys_layout), HARNESS_CASE(test_record_codec),
               HARNESS_CASE(test_record_collapse), HARNESS_CASE(test_record_merge_errors),
-              HARNESS_CASE(test_record_acc), HARNESS_CASE(test_agent_state_codec));
+              HARNESS_CASE(test_record_acc), HARNESS_CASE(test_agent_state_codec),
+              HARNESS_CASE(test_record_decode_head));
 
 HARNESS_MAIN()
