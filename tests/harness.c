@@ -57,6 +57,16 @@ const char *harness_tmpdir(void)
     return case_tmpdir;
 }
 
+const char *harness_write_file(const char *name, const char *text)
+{
+    static char path[512];
+    snprintf(path, sizeof path, "%s/%s", harness_tmpdir(), name);
+    FILE *f = fopen(path, "w");
+    if (!f || fputs(text, f) < 0 || fclose(f) != 0)
+        harness_fail(__FILE__, __LINE__, "cannot write %s: %s", path, strerror(errno));
+    return path;
+}
+
 static void tmpdir_remove(void)
 {
     if (case_tmpdir[0] == '\0')

@@ -36,6 +36,10 @@ _Noreturn void harness_fail(const char *file, int line, const char *fmt, ...)
 /* A temporary directory for this case, removed when the case passes. */
 const char *harness_tmpdir(void);
 
+/* Writes text to the file `name` in harness_tmpdir() and returns its path, valid until the
+ * next call. Fails the case if the file cannot be written. */
+const char *harness_write_file(const char *name, const char *text);
+
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
         if (!(cond))                                                                               \

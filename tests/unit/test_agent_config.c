@@ -8,17 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *write_file(const char *name, const char *text)
-{
-    static char path[512];
-    snprintf(path, sizeof path, "%s/%s", harness_tmpdir(), name);
-    FILE *f = fopen(path, "w");
-    CHECK(f != NULL);
-    fputs(text, f);
-    fclose(f);
-    return path;
-}
-
 static void test_defaults(void)
 {
     struct agent_config c;
@@ -57,10 +46,10 @@ static void test_example_loads(void)
 static void test_agent_id_follows_node_unless_set(void)
 {
     struct agent_config c;
-    CHECK_OK(agent_config_load(write_file("a.yaml", "node: web-17\n"), &c, NULL));
+    CHECK_OK(agent_config_load(harness_write_file("a.yaml", "node: web-17\n"), &c, NULL));
     CHECK_STR_EQ(c.agent_id, "web-17");
     agent_config_fini(&c);
-    CHECK_OK(agent_config_load(write_file("b.yaml", "node: web-17\nagent_id: a1\n"), &c, NULL));
+    CHECK_OK(agent_config_load(harness_write_file("b.yaml", "node: web-17\nagent_id: a1\n"), &c, NULL));
     CHECK_STR_EQ(c.agent_id, "a1");
     agent_config_fini(&c);
 }
@@ -90,7 +79,7 @@ static void test_bad_files_name_line_and_key(void)
     for (size_t i = 0; i < sizeof bad_files / sizeof bad_files[0]; i++) {
         char name[32];
         snprintf(name, sizeof name, "bad%zu.yaml", i);
-        const char *path = write_file(name, bad_files[i].text);
+        const char *path = harness_write_file(name, bad_files[i].text);
         struct agent_config c;
         struct slic_errmsg err = {{0}};
         if (agent_config_load(path, &c, &err) == 0)

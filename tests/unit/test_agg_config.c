@@ -9,17 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *write_file(const char *name, const char *text)
-{
-    static char path[512];
-    snprintf(path, sizeof path, "%s/%s", harness_tmpdir(), name);
-    FILE *f = fopen(path, "w");
-    CHECK(f != NULL);
-    fputs(text, f);
-    fclose(f);
-    return path;
-}
-
 static void test_defaults(void)
 {
     struct agg_config c;
@@ -38,7 +27,7 @@ static void test_defaults(void)
 
 static void test_full_file(void)
 {
-    const char *path = write_file("agg.yaml", "listen: tcp://127.0.0.1:9999\n"
+    const char *path = harness_write_file("agg.yaml", "listen: tcp://127.0.0.1:9999\n"
                                               "data_dir: /var/lib/slic\n"
                                               "durable: false\n"
                                               "log_level: debug\n"
@@ -78,7 +67,7 @@ static void test_full_file(void)
 
 static void test_empty_file_is_defaults(void)
 {
-    const char *path = write_file("empty.yaml", "");
+    const char *path = harness_write_file("empty.yaml", "");
     struct agg_config c;
     CHECK_OK(agg_config_load(path, &c, NULL));
     CHECK_STR_EQ(c.listen, "tcp://127.0.0.1:7710");
@@ -118,7 +107,7 @@ static void test_bad_files_name_line_and_key(void)
     for (size_t i = 0; i < sizeof bad_files / sizeof bad_files[0]; i++) {
         char name[32];
         snprintf(name, sizeof name, "bad%zu.yaml", i);
-        const char *path = write_file(name, bad_files[i].text);
+        const char *path = harness_write_file(name, bad_files[i].text);
         struct agg_config c;
         struct slic_errmsg err = {{0}};
         int rc = agg_config_load(path, &c, &err);
@@ -168,7 +157,7 @@ static void test_http_listen(void)
         {"http:\n  listen: 127.0.0.1:0\n", "127.0.0.1:0"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const char *path = write_file("http.yaml", cases[i].yaml);
+        const char *path = harness_write_file("http.yaml", cases[i].yaml);
         struct agg_config c;
         struct slic_errmsg err = {{0}};
         if (agg_config_load(path, &c, &err) != 0)
@@ -181,7 +170,7 @@ static void test_http_listen(void)
 /* slo: paths are kept in order, the interval is a duration; mistakes name line and key. */
 static void test_slo_section(void)
 {
-    const char *path = write_file("slo.yaml", "slo:\n"
+    const char *path = harness_write_file("slo.yaml", "slo:\n"
                                               "  paths: [/etc/slic/slo.d, extra.yaml]\n"
                                               "  evaluate_interval: 30s\n");
     struct agg_config c;
@@ -201,14 +190,14 @@ static void test_slo_section(void)
         {"slo:\n  path: [a]\n", "did you mean 'paths'"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        path = write_file("slo.yaml", bad[i].yaml);
+        path = harness_write_file("slo.yaml", bad[i].yaml);
         CHECK_ERR(agg_config_load(path, &c, &err), SLIC_ECONFIG);
         if (!strstr(err.text, bad[i].want))
             harness_fail(__FILE__, __LINE__, "case %zu: \"%s\" lacks \"%s\"", i, err.text,
                          bad[i].want);
     }
     /* Every allocation failing in turn leaves nothing behind. */
-    path = write_file("slo.yaml", "slo:\n  paths: [a, b, c]\n");
+    path = harness_write_file("slo.yaml", "slo:\n  paths: [a, b, c]\n");
     for (long n = 0;; n++) {
         slic_alloc_fail_after(n);
         int rc = agg_config_load(path, &c, NULL);
@@ -233,7 +222,7 @@ static void test_missing_file(void)
 
 static void test_allocation_failures(void)
 {
-    const char *path = write_file("agg.yaml", "listen: tcp://127.0.0.1:9999\n"
+    const char *path = harness_write_file("agg.yaml", "listen: tcp://127.0.0.1:9999\n"
                                               "data_dir: /tmp/x\n");
     for (long n = 0;; n++) {
         struct agg_config c;

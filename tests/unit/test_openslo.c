@@ -15,22 +15,11 @@
 
 #define DAY 86400.0
 
-static const char *write_file(const char *name, const char *text)
-{
-    static char path[512];
-    snprintf(path, sizeof path, "%s/%s", harness_tmpdir(), name);
-    FILE *f = fopen(path, "w");
-    CHECK(f != NULL);
-    fputs(text, f);
-    fclose(f);
-    return path;
-}
-
 /* Loads text as the file slo.yaml; returns the load's code. */
 static int load_text(const char *text, struct agg_slo_set **set, struct agg_openslo_report *rep,
                      struct slic_errmsg *err)
 {
-    const char *path = write_file("slo.yaml", text);
+    const char *path = harness_write_file("slo.yaml", text);
     return agg_openslo_load(&path, 1, set, rep, err);
 }
 
@@ -881,9 +870,9 @@ static void test_whole_or_nothing(void)
 {
     const char *paths[2];
     char good[512];
-    snprintf(good, sizeof good, "%s", write_file("good.yaml", RATIO_SLO("good", "30d")));
+    snprintf(good, sizeof good, "%s", harness_write_file("good.yaml", RATIO_SLO("good", "30d")));
     paths[0] = good;
-    paths[1] = write_file("bad.yaml", RATIO_SLO("bad", "30days"));
+    paths[1] = harness_write_file("bad.yaml", RATIO_SLO("bad", "30days"));
     struct agg_slo_set *set = NULL;
     struct agg_openslo_report rep;
     struct slic_errmsg err = {{0}};
@@ -904,19 +893,19 @@ static void test_directory(void)
     CHECK_INT_EQ(mkdir(sub, 0755), 0);
     /* The SLO comes first by name and names an SLI defined in the next file. */
     /* clang-format off */
-    write_file("slos/a-slo.yaml",
+    harness_write_file("slos/a-slo.yaml",
                SLO_HEAD("a")
                "  indicatorRef: lat\n"
                ROLLING("30d") OCCURRENCES
                "  objectives:\n"
                "    - {op: lte, value: 200ms, target: 0.9}\n");
-    write_file("slos/b-sli.yml",
+    harness_write_file("slos/b-sli.yml",
                "apiVersion: openslo/v1\n"
                "kind: SLI\n"
                "metadata: {name: lat}\n"
                "spec:\n"
                "  thresholdMetric: {metricSource: {type: slic, spec: {sli: web}}}\n");
-    write_file("slos/c.yaml",
+    harness_write_file("slos/c.yaml",
                RATIO_SLO("c", "7d")
                "---\n"
                SLO_HEAD("d")
@@ -925,8 +914,8 @@ static void test_directory(void)
                "  objectives:\n"
                "    - {op: lte, value: 0.05, target: 0.9}\n");
     /* clang-format on */
-    write_file("slos/notes.txt", "not yaml: [");
-    write_file("slos/.hidden.yaml", "not yaml: [");
+    harness_write_file("slos/notes.txt", "not yaml: [");
+    harness_write_file("slos/.hidden.yaml", "not yaml: [");
     const char *paths[] = {dir};
     struct agg_slo_set *set = NULL;
     struct agg_openslo_report rep;
@@ -995,7 +984,7 @@ static void test_allocation_failures(void)
     char dir[512];
     snprintf(dir, sizeof dir, "%s/all", harness_tmpdir());
     CHECK_INT_EQ(mkdir(dir, 0755), 0);
-    write_file("all/skips.yaml", skipped_text);
+    harness_write_file("all/skips.yaml", skipped_text);
     const char *paths[] = {"examples/slo/checkout.yaml", dir};
     for (long n = 0;; n++) {
         struct agg_slo_set *set = NULL;
