@@ -5,6 +5,9 @@
 # The variant is chosen by O= and SAN=; the top-level targets re-enter this same file with them.
 
 O        ?= build/release
+# Sub-makes build in parallel on every core (the dependency graph, generated headers included,
+# is complete, so this is safe).
+JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 SAN      ?= 0
 CC       ?= cc
 V        ?= 0
@@ -144,7 +147,7 @@ $(O)/tests/%: $(O)/obj/tests/unit/%.o $(HARNESS_OBJ) $(LIBS_ALL)
 	$(Q)$(CC) $(LDSAN) $^ -o $@ $(LDLIBS_ALL)
 
 test-build: deps
-	$(Q)$(MAKE) --no-print-directory O=build/asan SAN=1 test-artifacts
+	$(Q)$(MAKE) --no-print-directory -j$(JOBS) O=build/asan SAN=1 test-artifacts
 
 # Everything the test suite runs, built in the current variant.
 test-artifacts: libs $(TEST_BIN) $(BINS) $(TOOLS)
@@ -159,7 +162,7 @@ $(O)/bench/%: $(O)/obj/tests/bench/%.o $(LIBS_ALL)
 	$(Q)$(CC) $^ -o $@ $(LDLIBS_ALL)
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory O=build/release SAN=0 bench-artifacts
+	$(Q)$(MAKE) --no-print-directory -j$(JOBS) O=build/release SAN=0 bench-artifacts
 	$(Q)for b in $(BENCH_SRC:tests/bench/%.c=build/release/bench/%); do $$b || exit 1; done
 	$(Q)for s in tests/bench/*.sh; do SLIC_BUILD=build/release bash $$s || exit 1; done
 
@@ -167,14 +170,14 @@ bench-artifacts: $(BENCH_BIN) $(BINS) $(TOOLS)
 
 # ---- the demo: an aggregator and two agents on loopback, about a minute of traffic ----
 demo: deps
-	$(Q)$(MAKE) --no-print-directory O=build/release SAN=0 $(BINS) $(TOOLS)
+	$(Q)$(MAKE) --no-print-directory -j$(JOBS) O=build/release SAN=0 $(BINS) $(TOOLS)
 	$(Q)SLIC_BUILD=build/release bash examples/demo.sh
 
 # ---- fuzz targets: clang + libFuzzer (skipped with a message when clang is absent) ----
 FUZZ_O := build/fuzz
 fuzz-build:
 	$(Q)if command -v clang >/dev/null 2>&1; then \
-	    $(MAKE) --no-print-directory O=$(FUZZ_O) CC=clang SAN=0 \
+	    $(MAKE) --no-print-directory -j$(JOBS) O=$(FUZZ_O) CC=clang SAN=0 \
 	        CFLAGS="-O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" \
 	        $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_O)/fuzz/%); \
 	else echo "fuzz: clang not found, fuzz targets not built"; fi
