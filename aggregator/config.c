@@ -37,11 +37,19 @@ int agg_config_defaults(struct agg_config *c)
     c->group_max_batches = 256;
     c->expire_interval_seconds = 60;
     c->slo_evaluate_interval = 10;
+    c->alert_resend_interval = 60;
     if (!c->source || !c->listen || !c->data_dir || !c->http_listen) {
         agg_config_fini(c);
         return SLIC_ENOMEM;
     }
     return 0;
+}
+
+static void free_strings(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        slic_free(v[i]);
+    slic_free(v);
 }
 
 void agg_config_fini(struct agg_config *c)
@@ -52,9 +60,9 @@ void agg_config_fini(struct agg_config *c)
     slic_free(c->listen);
     slic_free(c->data_dir);
     slic_free(c->http_listen);
-    for (size_t i = 0; i < c->n_slo_paths; i++)
-        slic_free(c->slo_paths[i]);
-    slic_free(c->slo_paths);
+    free_strings(c->slo_paths, c->n_slo_paths);
+    free_strings(c->alertmanagers, c->n_alertmanagers);
+    free_strings(c->webhooks, c->n_webhooks);
     memset(c, 0, sizeof *c);
 }
 
@@ -206,6 +214,58 @@ static int load_slo(const slic_yaml_node *root, struct agg_config *c, struct sli
     return rc;
 }
 
+/* A list of strings at key, copied into *out (replacing what was there). */
+static int take_strings(const slic_yaml_node *m, const char *key, char ***out, size_t *out_n,
+                        struct slic_errmsg *err)
+{
+    const char **v = NULL;
+    size_t n = 0;
+    int rc = slic_yaml_get_strings(m, key, 0, &v, &n, err);
+    if (rc || !v)
+        return rc;
+    char **copy = slic_calloc(n + 1, sizeof *copy);
+    for (size_t i = 0; copy && i < n; i++) {
+        if (strncmp(v[i], "http://", 7) != 0 && strncmp(v[i], "https://", 8) != 0) {
+            rc = slic_yaml_error(slic_yaml_get(m, key), err, SLIC_ECONFIG,
+                                 "expected http:// or https:// URLs, got \"%s\"", v[i]);
+            break;
+        }
+        if (!(copy[i] = dup_string(v[i]))) {
+            rc = SLIC_ENOMEM;
+            break;
+        }
+    }
+    slic_free(v);
+    if (!copy)
+        return SLIC_ENOMEM;
+    if (rc) {
+        free_strings(copy, n);
+        return rc;
+    }
+    free_strings(*out, *out_n);
+    *out = copy;
+    *out_n = n;
+    return 0;
+}
+
+static int load_alerts(const slic_yaml_node *root, struct agg_config *c, struct slic_errmsg *err)
+{
+    static const char *const keys[] = {"alertmanager", "webhooks", "resend_interval", NULL};
+    const slic_yaml_node *m = NULL;
+    int rc = slic_yaml_get_mapping(root, "alerts", 0, &m, err);
+    if (rc || !m)
+        return rc;
+    if ((rc = slic_yaml_check_keys(m, keys, err)) ||
+        (rc = take_strings(m, "alertmanager", &c->alertmanagers, &c->n_alertmanagers, err)) ||
+        (rc = take_strings(m, "webhooks", &c->webhooks, &c->n_webhooks, err)) ||
+        (rc = slic_yaml_get_duration(m, "resend_interval", 0, 1, 3600,
+                                     &c->alert_resend_interval, err)))
+        return rc;
+    if (c->n_alertmanagers + c->n_webhooks > 8)
+        return slic_yaml_error(m, err, SLIC_ECONFIG, "at most 8 alert targets in all");
+    return 0;
+}
+
 static int load_log_level(const slic_yaml_node *root, struct agg_config *c,
                           struct slic_errmsg *err)
 {
@@ -222,7 +282,7 @@ static int load_log_level(const slic_yaml_node *root, struct agg_config *c,
 static int load_root(const slic_yaml_node *root, struct agg_config *c, struct slic_errmsg *err)
 {
     static const char *const keys[] = {"listen", "data_dir",  "durable", "log_level", "http",
-                                       "store",  "retention", "limits",  "slo",
+                                       "store",  "retention", "limits",  "slo", "alerts",
                                        NULL};
     int rc;
     if ((rc = slic_yaml_check_keys(root, keys, err)) || (rc = load_listen(root, c, err)) ||
@@ -230,7 +290,8 @@ static int load_root(const slic_yaml_node *root, struct agg_config *c, struct sl
         (rc = slic_yaml_get_bool(root, "durable", 0, &c->durable, err)) ||
         (rc = load_log_level(root, c, err)) || (rc = load_http(root, c, err)) ||
         (rc = load_store(root, c, err)) || (rc = load_retention(root, c, err)) ||
-        (rc = load_limits(root, c, err)) || (rc = load_slo(root, c, err)))
+        (rc = load_limits(root, c, err)) || (rc = load_slo(root, c, err)) ||
+        (rc = load_alerts(root, c, err)))
         return rc;
     return 0;
 }

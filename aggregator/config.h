@@ -36,6 +36,13 @@ struct agg_config {
      * data_dir is), and seconds between evaluation cycles (evaluate_interval). */
     char **slo_paths;
     size_t n_slo_paths;
+    /* alerts: Alertmanager base URLs and webhook URLs that firing and resolved SLO alerts
+     * are pushed to, and how often a firing alert is sent again. */
+    char **alertmanagers;
+    size_t n_alertmanagers;
+    char **webhooks;
+    size_t n_webhooks;
+    double alert_resend_interval;
     double slo_evaluate_interval;
 };
 

@@ -6,6 +6,8 @@
 #include "log.h"
 #include "openslo.h"
 #include "server.h"
+#include "alertpush.h"
+#include "alloc.h"
 #include "slo_engine.h"
 #include "stats.h"
 #include "store.h"
@@ -250,7 +252,62 @@ struct daemon {
     agg_server *server;
     agg_http *http;
     agg_slo_engine *slo;
+    agg_alertpush *push;
 };
+
+/* The engine's alerts, as the pusher takes them; runs on the engine's thread each cycle. */
+static void push_alerts(void *ctx, const struct agg_slo_engine_alert *alerts, size_t n)
+{
+    agg_alertpush *push = ctx;
+    struct agg_alertpush_alert *v = slic_calloc(n + 1, sizeof *v);
+    if (!v) {
+        SLIC_ERROR("main", "out of memory handing %zu alerts to the pusher; next cycle retries",
+                   n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct agg_slo_engine_alert *a = &alerts[i];
+        v[i] = (struct agg_alertpush_alert){
+            .slo = a->slo,
+            .site = a->site,
+            .severity = a->severity,
+            .long_window_s = a->long_window_s,
+            .short_window_s = a->short_window_s,
+            .long_rate = a->long_rate,
+            .short_rate = a->short_rate,
+            .threshold = a->burn_rate,
+            .budget_remaining = a->budget_remaining,
+            .runbook_url = a->runbook_url,
+            .state = a->state == AGG_SLO_ALERT_FIRING ? AGG_ALERTPUSH_FIRING
+                                                      : AGG_ALERTPUSH_RESOLVED,
+            .starts_at = a->fired_at,
+            .ends_at = a->resolved_at,
+        };
+    }
+    agg_alertpush_update(push, v, n);
+    slic_free(v);
+}
+
+/* Starts the pusher when the configuration names any alert target. */
+static int start_alertpush(struct daemon *d, struct slic_errmsg *err)
+{
+    size_t n = d->cfg.n_alertmanagers + d->cfg.n_webhooks;
+    if (n == 0)
+        return 0;
+    struct agg_alertpush_target targets[8];
+    for (size_t i = 0; i < d->cfg.n_alertmanagers; i++)
+        targets[i] = (struct agg_alertpush_target){AGG_ALERTPUSH_ALERTMANAGER,
+                                                   d->cfg.alertmanagers[i]};
+    for (size_t i = 0; i < d->cfg.n_webhooks; i++)
+        targets[d->cfg.n_alertmanagers + i] =
+            (struct agg_alertpush_target){AGG_ALERTPUSH_WEBHOOK, d->cfg.webhooks[i]};
+    struct agg_alertpush_options o;
+    agg_alertpush_options_default(&o);
+    o.targets = targets;
+    o.n_targets = n;
+    o.resend_interval_s = d->cfg.alert_resend_interval;
+    return agg_alertpush_create(&o, &d->push, err);
+}
 
 /* Takes set. */
 static int daemon_start(struct daemon *d, struct agg_slo_set *set, struct slic_errmsg *err)
@@ -268,9 +325,17 @@ static int daemon_start(struct daemon *d, struct agg_slo_set *set, struct slic_e
         agg_slo_set_destroy(set);
         return rc;
     }
+    if ((rc = start_alertpush(d, err)) != 0) {
+        agg_slo_set_destroy(set);
+        return rc;
+    }
     struct agg_slo_engine_options eo;
     agg_slo_engine_options_default(&eo);
     eo.evaluate_interval_s = d->cfg.slo_evaluate_interval;
+    if (d->push) {
+        eo.on_alerts = push_alerts;
+        eo.on_alerts_ctx = d->push;
+    }
     if ((rc = agg_slo_engine_create(d->store, &eo, set, &d->slo, err)) != 0)
         return rc;
     struct agg_writer_options wo;
@@ -310,6 +375,7 @@ static void daemon_stop(struct daemon *d)
     agg_http_destroy(d->http);
     agg_server_destroy(d->server);
     agg_slo_engine_destroy(d->slo);
+    agg_alertpush_destroy(d->push); /* after the engine, which calls it */
     agg_store_close(d->store);
     agg_config_fini(&d->cfg);
 }
