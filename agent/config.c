@@ -106,14 +106,6 @@ static int take_name(const slic_yaml_node *map, const char *key, char **field,
     return agent_config_set_string(field, s);
 }
 
-static int take_string(const slic_yaml_node *map, const char *key, char **field,
-                       struct slic_errmsg *err)
-{
-    const char *s = NULL;
-    int rc = slic_yaml_get_string(map, key, 0, &s, err);
-    return rc || !s ? rc : agent_config_set_string(field, s);
-}
-
 static int load_identity(const slic_yaml_node *root, struct agent_config *c,
                          struct slic_errmsg *err)
 {
@@ -122,7 +114,7 @@ static int load_identity(const slic_yaml_node *root, struct agent_config *c,
     if ((rc = take_name(root, "agent_id", &c->agent_id, err)) ||
         (rc = take_name(root, "site", &c->site, err)) ||
         (rc = take_name(root, "node", &c->node, err)) ||
-        (rc = take_string(root, "aggregator", &c->aggregator, err)))
+        (rc = slic_yaml_get_string_copy(root, "aggregator", 0, &c->aggregator, err)))
         return rc;
     if (strncmp(c->aggregator, "tcp://", 6) != 0 && strncmp(c->aggregator, "ipc://", 6) != 0 &&
         strncmp(c->aggregator, "tls+tcp://", 10) != 0)
@@ -154,7 +146,7 @@ static int load_spool(const slic_yaml_node *root, struct agent_config *c, struct
     if (rc || !m)
         return rc;
     if ((rc = slic_yaml_check_keys(m, keys, err)) ||
-        (rc = take_string(m, "dir", &c->spool_dir, err)))
+        (rc = slic_yaml_get_string_copy(m, "dir", 0, &c->spool_dir, err)))
         return rc;
     return slic_yaml_get_size(m, "max_size", 0, 1u << 20, 1ull << 40, &c->spool_max_bytes, err);
 }
@@ -167,8 +159,9 @@ static int load_listen(const slic_yaml_node *root, struct agent_config *c, struc
     if (rc || !m)
         return rc;
     uint64_t bad = c->status_bad_min;
-    if ((rc = slic_yaml_check_keys(m, keys, err)) || (rc = take_string(m, "udp", &c->udp, err)) ||
-        (rc = take_string(m, "unix", &c->unix_path, err)) ||
+    if ((rc = slic_yaml_check_keys(m, keys, err)) ||
+        (rc = slic_yaml_get_string_copy(m, "udp", 0, &c->udp, err)) ||
+        (rc = slic_yaml_get_string_copy(m, "unix", 0, &c->unix_path, err)) ||
         (rc = slic_yaml_get_size(m, "receive_buffer", 0, 0, 1u << 30, &c->recv_buffer, err)) ||
         (rc = slic_yaml_get_uint64(m, "status_bad_from", 0, 0, 999, &bad, err)))
         return rc;
@@ -325,8 +318,7 @@ int agent_config_load(const char *path, struct agent_config *out, struct slic_er
     if (slic_yaml_doc_count(y) == 1 && !slic_yaml_is_null(slic_yaml_doc(y, 0)) &&
         (rc = load_root(slic_yaml_doc(y, 0), &c, err)) != 0)
         goto fail;
-    if ((rc = agent_config_set_string(&c.source, path)) != 0 ||
-        (rc = agent_config_finish(&c)) != 0)
+    if ((rc = agent_config_set_string(&c.source, path)) != 0 || (rc = agent_config_finish(&c)) != 0)
         goto fail;
     slic_yaml_destroy(y);
     *out = c;

@@ -38,17 +38,9 @@ void agent_config_sources_fini(struct agent_config *c)
     c->n_tails = 0;
 }
 
-static int take_string(const slic_yaml_node *map, const char *key, unsigned flags, char **field,
-                       struct slic_errmsg *err)
-{
-    const char *s = NULL;
-    int rc = slic_yaml_get_string(map, key, flags, &s, err);
-    return rc || !s ? rc : agent_config_set_string(field, s);
-}
-
 static int take_sli(const slic_yaml_node *map, char **field, struct slic_errmsg *err)
 {
-    int rc = take_string(map, "sli", SLIC_YAML_REQUIRED, field, err);
+    int rc = slic_yaml_get_string_copy(map, "sli", SLIC_YAML_REQUIRED, field, err);
     if (rc == 0 && !slic_name_valid(*field))
         rc = slic_yaml_error(slic_yaml_get(map, "sli"), err, SLIC_ECONFIG,
                              "\"%s\" is not a valid SLI name: expected 1..%d characters of "
@@ -105,10 +97,11 @@ static int load_probe(const slic_yaml_node *m, struct agent_config_probe *p,
     p->interval_s = 10;
     p->timeout_s = 0; /* probe.h's default: min(5 s, interval / 2) */
     if ((rc = slic_yaml_as_mapping(m, err)) || (rc = slic_yaml_check_keys(m, keys, err)) ||
-        (rc = take_sli(m, &p->sli, err)) || (rc = take_string(m, "http", 0, &p->target, err)))
+        (rc = take_sli(m, &p->sli, err)) ||
+        (rc = slic_yaml_get_string_copy(m, "http", 0, &p->target, err)))
         return rc;
     p->kind = p->target ? AGENT_PROBE_HTTP : AGENT_PROBE_TCP;
-    if (!p->target && (rc = take_string(m, "tcp", 0, &p->target, err)) != 0)
+    if (!p->target && (rc = slic_yaml_get_string_copy(m, "tcp", 0, &p->target, err)) != 0)
         return rc;
     if (!p->target || (slic_yaml_get(m, "http") && slic_yaml_get(m, "tcp")))
         return slic_yaml_error(m, err, SLIC_ECONFIG,
@@ -120,8 +113,8 @@ static int load_probe(const slic_yaml_node *m, struct agent_config_probe *p,
     if ((rc = slic_yaml_get_duration(m, "interval", 0, 0.1, 86400, &p->interval_s, err)) ||
         (rc = slic_yaml_get_duration(m, "timeout", 0, 0.001, 3600, &p->timeout_s, err)) ||
         (rc = load_expect_status(m, p, err)) ||
-        (rc = take_string(m, "body_contains", 0, &p->body_contains, err)) ||
-        (rc = take_string(m, "ca_file", 0, &p->ca_file, err)) ||
+        (rc = slic_yaml_get_string_copy(m, "body_contains", 0, &p->body_contains, err)) ||
+        (rc = slic_yaml_get_string_copy(m, "ca_file", 0, &p->ca_file, err)) ||
         (rc = slic_yaml_get_bool(m, "insecure", 0, &p->insecure, err)))
         return rc;
     if (p->timeout_s > 0 && p->timeout_s >= p->interval_s)
@@ -192,7 +185,7 @@ static int load_tail(const slic_yaml_node *m, struct agent_config_tail *t, struc
     t->latency_unit_s = 1;
     if ((rc = slic_yaml_as_mapping(m, err)) || (rc = slic_yaml_check_keys(m, keys, err)) ||
         (rc = take_sli(m, &t->sli, err)) ||
-        (rc = take_string(m, "path", SLIC_YAML_REQUIRED, &t->path, err)) ||
+        (rc = slic_yaml_get_string_copy(m, "path", SLIC_YAML_REQUIRED, &t->path, err)) ||
         (rc = slic_yaml_get_string(m, "format", 0, &format, err)))
         return rc;
     if (!format || strcmp(format, "combined") == 0)
@@ -207,9 +200,9 @@ static int load_tail(const slic_yaml_node *m, struct agent_config_tail *t, struc
         (rc = agent_config_set_string(&t->latency_key, "request_time")) ||
         (rc = agent_config_set_string(&t->status_key, "status")) ||
         (rc = agent_config_set_string(&t->path_key, "path")) ||
-        (rc = take_string(m, "latency_key", 0, &t->latency_key, err)) ||
-        (rc = take_string(m, "status_key", 0, &t->status_key, err)) ||
-        (rc = take_string(m, "path_key", 0, &t->path_key, err)) ||
+        (rc = slic_yaml_get_string_copy(m, "latency_key", 0, &t->latency_key, err)) ||
+        (rc = slic_yaml_get_string_copy(m, "status_key", 0, &t->status_key, err)) ||
+        (rc = slic_yaml_get_string_copy(m, "path_key", 0, &t->path_key, err)) ||
         (rc = slic_yaml_get_bool(m, "route_label", 0, &t->route_label, err)) ||
         (rc = slic_yaml_get_bool(m, "from_start", 0, &t->from_start, err)))
         return rc;

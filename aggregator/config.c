@@ -66,25 +66,9 @@ void agg_config_fini(struct agg_config *c)
     memset(c, 0, sizeof *c);
 }
 
-/* Replaces *field with a copy of the string at key, if the key is there. */
-static int take_string(const slic_yaml_node *map, const char *key, char **field,
-                       struct slic_errmsg *err)
-{
-    const char *s = NULL;
-    int rc = slic_yaml_get_string(map, key, 0, &s, err);
-    if (rc || !s)
-        return rc;
-    char *copy = dup_string(s);
-    if (!copy)
-        return SLIC_ENOMEM;
-    slic_free(*field);
-    *field = copy;
-    return 0;
-}
-
 static int load_listen(const slic_yaml_node *root, struct agg_config *c, struct slic_errmsg *err)
 {
-    int rc = take_string(root, "listen", &c->listen, err);
+    int rc = slic_yaml_get_string_copy(root, "listen", 0, &c->listen, err);
     if (rc)
         return rc;
     if (strncmp(c->listen, "tcp://", 6) != 0 && strncmp(c->listen, "tls+tcp://", 10) != 0 &&
@@ -105,7 +89,7 @@ static int load_http(const slic_yaml_node *root, struct agg_config *c, struct sl
     if (rc || !m)
         return rc;
     if ((rc = slic_yaml_check_keys(m, keys, err)) ||
-        (rc = take_string(m, "listen", &c->http_listen, err)))
+        (rc = slic_yaml_get_string_copy(m, "listen", 0, &c->http_listen, err)))
         return rc;
     struct agg_http_addr addr;
     struct slic_errmsg why = {{0}};
@@ -123,8 +107,8 @@ static int load_store(const slic_yaml_node *root, struct agg_config *c, struct s
         return rc;
     if ((rc = slic_yaml_check_keys(m, keys, err)) ||
         (rc = slic_yaml_get_size(m, "map_size", 0, 1u << 20, 1ull << 44, &c->map_size, err)) ||
-        (rc = slic_yaml_get_size(m, "map_size_max", 0, 1u << 20, 1ull << 44, &c->map_size_max,
-                                 err)))
+        (rc =
+             slic_yaml_get_size(m, "map_size_max", 0, 1u << 20, 1ull << 44, &c->map_size_max, err)))
         return rc;
     if (c->map_size_max < c->map_size)
         return slic_yaml_error(slic_yaml_get(m, "map_size_max"), err, SLIC_ECONFIG,
@@ -133,8 +117,7 @@ static int load_store(const slic_yaml_node *root, struct agg_config *c, struct s
     return 0;
 }
 
-static int load_retention(const slic_yaml_node *root, struct agg_config *c,
-                          struct slic_errmsg *err)
+static int load_retention(const slic_yaml_node *root, struct agg_config *c, struct slic_errmsg *err)
 {
     static const char *const keys[] = {"10s", "1m", "1h", NULL};
     const slic_yaml_node *m = NULL;
@@ -158,10 +141,9 @@ static int load_retention(const slic_yaml_node *root, struct agg_config *c,
 
 static int load_limits(const slic_yaml_node *root, struct agg_config *c, struct slic_errmsg *err)
 {
-    static const char *const keys[] = {"max_request",        "contexts",
-                                       "max_future",         "label_sets_per_sli",
-                                       "group_max_batches",  "expire_interval",
-                                       NULL};
+    static const char *const keys[] = {
+        "max_request",       "contexts",        "max_future", "label_sets_per_sli",
+        "group_max_batches", "expire_interval", NULL};
     const slic_yaml_node *m = NULL;
     int rc = slic_yaml_get_mapping(root, "limits", 0, &m, err);
     if (rc || !m)
@@ -198,8 +180,8 @@ static int load_slo(const slic_yaml_node *root, struct agg_config *c, struct sli
     const char **paths = NULL;
     size_t n = 0;
     if ((rc = slic_yaml_check_keys(m, keys, err)) ||
-        (rc = slic_yaml_get_duration(m, "evaluate_interval", 0, 1, 86400,
-                                     &c->slo_evaluate_interval, err)) ||
+        (rc = slic_yaml_get_duration(m, "evaluate_interval", 0, 1, 86400, &c->slo_evaluate_interval,
+                                     err)) ||
         (rc = slic_yaml_get_strings(m, "paths", 0, &paths, &n, err)))
         return rc;
     if (n && !(c->slo_paths = slic_calloc(n, sizeof *c->slo_paths)))
@@ -258,16 +240,15 @@ static int load_alerts(const slic_yaml_node *root, struct agg_config *c, struct 
     if ((rc = slic_yaml_check_keys(m, keys, err)) ||
         (rc = take_strings(m, "alertmanager", &c->alertmanagers, &c->n_alertmanagers, err)) ||
         (rc = take_strings(m, "webhooks", &c->webhooks, &c->n_webhooks, err)) ||
-        (rc = slic_yaml_get_duration(m, "resend_interval", 0, 1, 3600,
-                                     &c->alert_resend_interval, err)))
+        (rc = slic_yaml_get_duration(m, "resend_interval", 0, 1, 3600, &c->alert_resend_interval,
+                                     err)))
         return rc;
     if (c->n_alertmanagers + c->n_webhooks > 8)
         return slic_yaml_error(m, err, SLIC_ECONFIG, "at most 8 alert targets in all");
     return 0;
 }
 
-static int load_log_level(const slic_yaml_node *root, struct agg_config *c,
-                          struct slic_errmsg *err)
+static int load_log_level(const slic_yaml_node *root, struct agg_config *c, struct slic_errmsg *err)
 {
     const char *s = NULL;
     int rc = slic_yaml_get_string(root, "log_level", 0, &s, err);
@@ -281,12 +262,12 @@ static int load_log_level(const slic_yaml_node *root, struct agg_config *c,
 
 static int load_root(const slic_yaml_node *root, struct agg_config *c, struct slic_errmsg *err)
 {
-    static const char *const keys[] = {"listen", "data_dir",  "durable", "log_level", "http",
-                                       "store",  "retention", "limits",  "slo", "alerts",
-                                       NULL};
+    static const char *const keys[] = {"listen", "data_dir", "durable",   "log_level",
+                                       "http",   "store",    "retention", "limits",
+                                       "slo",    "alerts",   NULL};
     int rc;
     if ((rc = slic_yaml_check_keys(root, keys, err)) || (rc = load_listen(root, c, err)) ||
-        (rc = take_string(root, "data_dir", &c->data_dir, err)) ||
+        (rc = slic_yaml_get_string_copy(root, "data_dir", 0, &c->data_dir, err)) ||
         (rc = slic_yaml_get_bool(root, "durable", 0, &c->durable, err)) ||
         (rc = load_log_level(root, c, err)) || (rc = load_http(root, c, err)) ||
         (rc = load_store(root, c, err)) || (rc = load_retention(root, c, err)) ||

@@ -170,6 +170,11 @@ int slic_yaml_get_size(const slic_yaml_node *map, const char *key, unsigned flag
                        uint64_t max, uint64_t *out, struct slic_errmsg *err);
 int slic_yaml_get_strings(const slic_yaml_node *map, const char *key, unsigned flags,
                           const char ***out, size_t *out_n, struct slic_errmsg *err);
+/* As slic_yaml_get_string, but stores a slic_malloc'd copy in *field, freeing what was there,
+ * so configuration structs can own their strings. A missing key leaves *field untouched. Also
+ * SLIC_ENOMEM. */
+int slic_yaml_get_string_copy(const slic_yaml_node *map, const char *key, unsigned flags,
+                              char **field, struct slic_errmsg *err);
 /* The value node if it is a mapping (or sequence). */
 int slic_yaml_get_mapping(const slic_yaml_node *map, const char *key, unsigned flags,
                           const slic_yaml_node **out, struct slic_errmsg *err);

@@ -566,3 +566,20 @@ int slic_yaml_check_keys(const slic_yaml_node *map, const char *const allowed[],
     }
     return 0;
 }
+
+int slic_yaml_get_string_copy(const slic_yaml_node *map, const char *key, unsigned flags,
+                              char **field, struct slic_errmsg *err)
+{
+    const char *s = NULL;
+    int rc = slic_yaml_get_string(map, key, flags, &s, err);
+    if (rc || !s)
+        return rc;
+    size_t n = strlen(s) + 1;
+    char *copy = slic_malloc(n);
+    if (!copy)
+        return SLIC_ENOMEM;
+    memcpy(copy, s, n);
+    slic_free(*field);
+    *field = copy;
+    return 0;
+}
