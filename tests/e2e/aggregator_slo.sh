@@ -2,9 +2,10 @@
 # SLOs end to end: --check-config loads and reports SLO files (a broken one by file and line);
 # the aggregator evaluates a ratio SLO to exactly good/total of what `slic query` holds over the
 # same window, per site and across sites, and a threshold SLO within the bounds `slic query
-# --threshold` gives; /metrics passes `promtool check metrics`; SIGHUP with a new threshold
-# re-evaluates the stored history at once, and a broken file keeps the running SLOs; acks ask
-# agents to count the SLOs' thresholds, and a real agent then counts them exactly.
+# --threshold` gives and around the true value counted from the raw events; /metrics passes
+# `promtool check metrics`; SIGHUP with a new threshold re-evaluates the stored history at once,
+# and a broken file keeps the running SLOs; acks ask agents to count the SLOs' thresholds, and a
+# real agent then counts them exactly.
 source "$(dirname "$0")/lib.bash"
 
 command -v promtool >/dev/null || fail "promtool not found (Debian package prometheus; make deps)"
@@ -129,10 +130,17 @@ check_threshold() { # seconds duration
         .events.good_upper <= $u.count_upper and .value == .events.good_lower / .events.total' \
         <<<"$d" >/dev/null ||
         fail "sli1-latency at $2: $(jq -c '{threshold_seconds, value, events}' <<<"$d") vs $(jq -c .under_threshold <<<"$q")"
+    # Against the raw events slic-testsend generated: the true count lies within the bounds,
+    # and the value reported is within the sketch's 1% accuracy of the true ratio.
+    jq -e --slurpfile x "$E2E_DIR/expect.json" --arg t "$1" \
+        '($x[0].slis.sli1.le[$t]) as $raw | .events.total == $x[0].slis.sli1.count and
+        .events.good_lower <= $raw and $raw <= .events.good_upper and
+        ((.value - $raw / .events.total) | fabs) <= 0.01' <<<"$d" >/dev/null ||
+        fail "sli1-latency at $2: $(jq -c .events <<<"$d") vs raw $(jq -c ".slis.sli1.le[\"$1\"]" "$E2E_DIR/expect.json")"
     jq -r .value <<<"$d"
 }
 v300=$(check_threshold 0.3 300ms)
-pass "threshold SLO within slic query's bounds at 300ms (value $v300)"
+pass "threshold SLO within slic query's bounds and 1% of the raw events' ratio at 300ms (value $v300)"
 
 # ---- /metrics ----
 api /metrics >"$E2E_DIR/metrics.txt" || fail "GET /metrics"

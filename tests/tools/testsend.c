@@ -214,7 +214,8 @@ static int cmp_double(const void *x, const void *y)
     return (a > b) - (a < b);
 }
 
-/* The exact answers, per SLI over every agent and window: count, good, quantiles. */
+/* The exact answers, per SLI over every agent and window: count, good, quantiles, and the
+ * events at or below a few latency thresholds. */
 static void write_expect(const char *path)
 {
     FILE *f = fopen(path, "w");
@@ -241,6 +242,16 @@ static void write_expect(const char *path)
         for (int i = 0; i < 4; i++)
             fprintf(f, "%s\"%g\": %.17g", i ? ", " : "", qs[i],
                     v[(size_t)floor(qs[i] * (double)(n - 1))]);
+        fprintf(f, "}, \"le\": {");
+        /* Events at or below each threshold, from the raw values: what a latency SLO at that
+         * threshold must count, to check the aggregator's sketch-derived bounds against. */
+        static const double les[] = {0.05, 0.1, 0.2, 0.3, 0.5};
+        for (int i = 0; i < 5; i++) {
+            size_t le = 0;
+            while (le < n && v[le] <= les[i])
+                le++;
+            fprintf(f, "%s\"%g\": %zu", i ? ", " : "", les[i], le);
+        }
         fprintf(f, "}}");
     }
     fprintf(f, "}}\n");
