@@ -25,7 +25,7 @@ OPTFLAGS := -O2
 LDSAN    :=
 endif
 CFLAGS_ALL := $(BASEFLAGS) $(OPTFLAGS) $(CFLAGS)
-LDLIBS_ALL := -llmdb -lnng -lyaml -lprotobuf-c -luv -lcurl -lmicrohttpd -lpthread -lm $(LDLIBS)
+LDLIBS_ALL := -llmdb -lnng -lmbedcrypto -lyaml -lprotobuf-c -luv -lcurl -lmicrohttpd -lpthread -lm $(LDLIBS)
 
 COMMON_SRC  := $(sort $(wildcard common/*.c))
 PROTO_SRC   := $(sort $(wildcard proto/*.c))
@@ -72,6 +72,22 @@ deps:
 $(GEN_C) $(GEN_H) &: proto/slic.proto
 	@mkdir -p $(O)/gen
 	$(Q)protoc-c --proto_path=proto --c_out=$(O)/gen proto/slic.proto
+
+# ---- the dashboard page: aggregator/dashboard.html stays plain HTML and is embedded at build
+# time as a byte array (od is in coreutils, so no extra tool) ----
+DASH_C   := $(O)/gen/dashboard_html.c
+DASH_OBJ := $(O)/obj/gen/dashboard_html.o
+$(DASH_C): aggregator/dashboard.html
+	@mkdir -p $(dir $@)
+	$(Q){ echo '/* Generated from aggregator/dashboard.html by the Makefile: do not edit. */'; \
+	  echo '#include <stddef.h>'; echo 'const unsigned char agg__dashboard_html[] = {'; \
+	  od -An -v -tx1 $< | sed 's/[0-9a-f][0-9a-f]/0x&,/g'; echo '};'; \
+	  echo 'const size_t agg__dashboard_html_len = sizeof agg__dashboard_html;'; } >$@.tmp
+	$(Q)mv $@.tmp $@
+$(DASH_OBJ): $(DASH_C)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS_ALL) $(WARN) -c $< -o $@
+$(LIB_AGG): $(DASH_OBJ)
 
 # Everything that includes a proto header must wait for the generator.
 MAIN_OBJ := $(patsubst %.c,$(O)/obj/%.o,$(AGG_MAINS) $(AGENT_MAINS) $(TOOL_SRC) $(TEST_SRC) \

@@ -10,9 +10,10 @@ build_pkgs=(
     gcc make pkg-config
 )
 # clang and its runtime give libFuzzer; jq reads JSON in end-to-end tests; prometheus gives
-# promtool, which checks /metrics (about 95 MB installed); the rest are real servers and tools
-# the tests start.
-test_pkgs=(clang libclang-rt-14-dev jq procps iproute2 tzdata nginx curl prometheus-alertmanager prometheus)
+# promtool, which checks /metrics (about 95 MB installed); chromium runs the dashboard page's
+# script headless (about 350 MB installed); the rest are real servers and tools the tests start.
+test_pkgs=(clang libclang-rt-14-dev jq procps iproute2 tzdata nginx curl prometheus-alertmanager prometheus
+    chromium openssl) # openssl: the TLS tests make their certificates with it
 
 missing=()
 for p in "${build_pkgs[@]}" "${test_pkgs[@]}"; do

@@ -79,10 +79,13 @@ void agent_config_fini(struct agent_config *c)
 {
     if (!c)
         return;
-    char **strings[] = {&c->source,     &c->agent_id,  &c->site, &c->node,
-                        &c->aggregator, &c->spool_dir, &c->udp,  &c->unix_path};
+    char **strings[] = {&c->source,       &c->agent_id,      &c->site,         &c->node,
+                        &c->aggregator,   &c->spool_dir,     &c->udp,          &c->unix_path,
+                        &c->tls_ca_file,  &c->tls_cert_file, &c->tls_key_file, &c->tls_server_name,
+                        &c->auth_key_file};
     for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
         slic_free(*strings[i]);
+    slic_wipe(c->auth_key, sizeof c->auth_key);
     for (size_t i = 0; i < c->n_label_keys; i++)
         slic_free(c->label_keys[i]);
     slic_free(c->label_keys);
@@ -281,18 +284,84 @@ static int load_limits(const slic_yaml_node *root, struct agent_config *c, struc
     return 0;
 }
 
+/* tls: {ca_file, cert_file, key_file, server_name}. */
+static int load_tls(const slic_yaml_node *root, struct agent_config *c, struct slic_errmsg *err)
+{
+    static const char *const keys[] = {"ca_file", "cert_file", "key_file", "server_name", NULL};
+    char **files[] = {&c->tls_ca_file, &c->tls_cert_file, &c->tls_key_file};
+    const slic_yaml_node *m = NULL;
+    int rc = slic_yaml_get_mapping(root, "tls", 0, &m, err);
+    if (rc || !m || (rc = slic_yaml_check_keys(m, keys, err)) ||
+        (rc = slic_yaml_get_string_copy(m, "server_name", 0, &c->tls_server_name, err)))
+        return rc;
+    for (int i = 0; i < 3; i++)
+        if ((rc = slic_yaml_get_string_copy(m, keys[i], i == 0 ? SLIC_YAML_REQUIRED : 0, files[i],
+                                            err)))
+            return rc;
+    if (!c->tls_cert_file != !c->tls_key_file)
+        return slic_yaml_error(m, err, SLIC_ECONFIG,
+                               "cert_file and key_file go together: this agent's certificate "
+                               "and its private key");
+    for (int i = 0; i < 3; i++)
+        if (*files[i] && (rc = slic_file_check_at(slic_yaml_get(m, keys[i]),
+                                                  i == 2 ? SLIC_FILE_PRIVATE : 0, err)))
+            return rc;
+    return 0;
+}
+
+/* auth: {key_file}: the key is read now, and kept. */
+static int load_auth(const slic_yaml_node *root, struct agent_config *c, struct slic_errmsg *err)
+{
+    static const char *const keys[] = {"key_file", NULL};
+    const slic_yaml_node *m = NULL;
+    int rc = slic_yaml_get_mapping(root, "auth", 0, &m, err);
+    if (rc || !m || (rc = slic_yaml_check_keys(m, keys, err)) ||
+        (rc = slic_yaml_get_string_copy(m, "key_file", SLIC_YAML_REQUIRED, &c->auth_key_file, err)))
+        return rc;
+    struct slic_errmsg why = {{0}};
+    if ((rc = slic_agent_key_file_read(c->auth_key_file, "file", c->auth_key, &why)) != 0)
+        return rc == SLIC_ENOMEM ? rc
+                                 : slic_yaml_error(slic_yaml_get(m, "key_file"), err, SLIC_ECONFIG,
+                                                   "%s", why.text);
+    c->auth_key_set = true;
+    return 0;
+}
+
+int agent_config_check_tls(const struct agent_config *c, struct slic_errmsg *err)
+{
+    bool tls_url = strncmp(c->aggregator, "tls+tcp://", 10) == 0;
+    if (tls_url && !c->tls_ca_file)
+        return slic_errmsg_set(err, SLIC_ECONFIG,
+                               "aggregator %s uses TLS: it needs a tls: section with ca_file "
+                               "(the CA that signs the aggregator's certificate), and cert_file "
+                               "and key_file (this agent's certificate)",
+                               c->aggregator);
+    if (!tls_url && c->tls_ca_file)
+        return slic_errmsg_set(err, SLIC_ECONFIG,
+                               "tls: is set, but aggregator %s is not a tls+tcp:// URL: use "
+                               "tls+tcp://HOST:PORT, or remove tls:",
+                               c->aggregator);
+    return 0;
+}
+
 static int load_root(const slic_yaml_node *root, struct agent_config *c, struct slic_errmsg *err)
 {
     static const char *const keys[] = {
-        "agent_id", "site",   "node", "aggregator", "log_level", "window",      "spool",
-        "listen",   "labels", "slis", "limits",     "probes",    "access_logs", NULL};
+        "agent_id", "site", "node",   "aggregator", "log_level",   "window", "spool", "listen",
+        "labels",   "slis", "limits", "probes",     "access_logs", "tls",    "auth",  NULL};
+    struct slic_errmsg why = {{0}};
     int rc;
     if ((rc = slic_yaml_check_keys(root, keys, err)) || (rc = load_identity(root, c, err)) ||
         (rc = load_spool(root, c, err)) || (rc = load_listen(root, c, err)) ||
         (rc = load_labels(root, c, err)) || (rc = load_slis(root, c, err)) ||
         (rc = load_limits(root, c, err)) || (rc = agent_config_load_probes(root, c, err)) ||
-        (rc = agent_config_load_tails(root, c, err)))
+        (rc = agent_config_load_tails(root, c, err)) || (rc = load_tls(root, c, err)) ||
+        (rc = load_auth(root, c, err)))
         return rc;
+    if ((rc = agent_config_check_tls(c, &why)) != 0) {
+        const slic_yaml_node *at = slic_yaml_get(root, c->tls_ca_file ? "tls" : "aggregator");
+        return slic_yaml_error(at ? at : root, err, rc, "%s", why.text);
+    }
     return 0;
 }
 

@@ -6,6 +6,7 @@
 
 #include "batch.h"
 #include "err.h"
+#include "hmac.h"
 #include "log.h"
 #include "probe.h"
 
@@ -78,6 +79,19 @@ struct agent_config {
     size_t n_probes;
     struct agent_config_tail *tails;
     size_t n_tails;
+    /* tls: for a tls+tcp:// aggregator (and only then): the CA that signs the aggregator's
+     * certificate (required); this agent's certificate and private key (both or neither; an
+     * aggregator that requires client certificates, as slic's does, turns away an agent
+     * without); the name the aggregator's certificate must carry (NULL: the URL's host). */
+    char *tls_ca_file;
+    char *tls_cert_file;
+    char *tls_key_file;
+    char *tls_server_name;
+    /* auth: the file holding this agent's batch key, and the key, read when the configuration
+     * is loaded. Without it batches go unsigned. */
+    char *auth_key_file;
+    bool auth_key_set;
+    uint8_t auth_key[SLIC_HMAC_LEN];
 };
 
 /* Fills c with the embedded defaults: site "local", node = agent_id = the host name,
@@ -97,5 +111,10 @@ int agent_config_finish(struct agent_config *c);
 
 /* Replaces *field with a copy of value. 0 or SLIC_ENOMEM. */
 int agent_config_set_string(char **field, const char *value);
+
+/* The aggregator URL and the tls: section agree: tls+tcp:// needs one, other URLs take none.
+ * Run by agent_config_load, and again by the caller after command-line overrides. 0 or
+ * SLIC_ECONFIG with err saying what to change. */
+int agent_config_check_tls(const struct agent_config *c, struct slic_errmsg *err);
 
 #endif

@@ -4,6 +4,7 @@
 #include "agent.h"
 #include "config.h"
 #include "log.h"
+#include "sender_auth.h"
 #include "status.h"
 #include "version.h"
 
@@ -127,6 +128,8 @@ static int load_config(const struct args *a, struct agent_config *c, struct slic
                              "site and node must be 1..%d characters of "
                              "[A-Za-z0-9_.:-]",
                              SLIC_NAME_MAX);
+    if (rc == 0)
+        rc = agent_config_check_tls(c, err); /* --aggregator may have changed the URL */
     if (rc)
         agent_config_fini(c);
     return rc;
@@ -147,6 +150,33 @@ static void print_config(const struct agent_config *c)
            (unsigned long long)c->spool_max_bytes, c->window_seconds, c->udp[0] ? c->udp : "off",
            c->unix_path[0] ? c->unix_path : "off", c->n_label_keys, c->n_thresholds, c->n_probes,
            c->n_tails);
+    if (c->tls_ca_file)
+        printf("  tls               CA %s, %s%s%s, server name %s\n", c->tls_ca_file,
+               c->tls_cert_file ? "certificate " : "NO client certificate",
+               c->tls_cert_file ? c->tls_cert_file : "", c->tls_cert_file ? " with its key" : "",
+               c->tls_server_name ? c->tls_server_name : "from the URL");
+    printf("  batches           %s\n", c->auth_key_set ? "signed with the key in auth.key_file"
+                                                       : "unsigned (no auth.key_file)");
+}
+
+/* The sender's TLS and signing settings (see sender_auth.h), from the configuration. */
+static int security_install(const struct agent_config *c)
+{
+    struct agent_sender_security sec = {
+        .tls_ca_file = c->tls_ca_file,
+        .tls_cert_file = c->tls_cert_file,
+        .tls_key_file = c->tls_key_file,
+        .tls_server_name = c->tls_server_name,
+        .sign = c->auth_key_set,
+        .agent_id = c->agent_id,
+    };
+    memcpy(sec.key, c->auth_key, sizeof sec.key);
+    int rc = agent_sender_security_set(&sec);
+    slic_wipe(sec.key, sizeof sec.key);
+    if (rc == 0 && c->tls_ca_file && !c->tls_cert_file)
+        SLIC_WARN("main", "tls: no cert_file: an aggregator that requires client certificates "
+                          "(slic's does) will refuse this agent's connections");
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -169,14 +199,17 @@ int main(int argc, char **argv)
     slic_log_set_level(cfg.log_level);
     signal(SIGPIPE, SIG_IGN);
     agent *ag = NULL;
-    rc = agent_create(&cfg, a.config, &ag, &err);
+    if ((rc = security_install(&cfg)) == 0)
+        rc = agent_create(&cfg, a.config, &ag, &err);
     if (rc) {
         SLIC_ERROR("main", "cannot start: %s", err.text[0] ? err.text : slic_strerror(rc));
         agent_destroy(ag);
         agent_config_fini(&cfg);
+        agent_sender_security_set(NULL);
         return 1;
     }
     rc = agent_run(ag);
     agent_destroy(ag);
+    agent_sender_security_set(NULL); /* wipes the key */
     return rc;
 }

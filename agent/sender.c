@@ -10,6 +10,7 @@
 #include "alloc.h"
 #include "codec_batch.h"
 #include "log.h"
+#include "sender_auth.h"
 #include "timeutil.h"
 
 #include <nng/nng.h>
@@ -61,6 +62,7 @@ struct agent_sender {
     nng_socket sock;
     bool sock_open;
     nng_dialer dialer;
+    struct agent__sender_sec sec; /* TLS and batch signing (sender_auth.h) */
     uint64_t rng;
     struct agent_sender_stats st;
     uint64_t link_changed_ms;  /* uv_now() of the last link change */
@@ -238,9 +240,10 @@ static void link_down(agent_sender *s, bool was_up)
                   s->url, s->backoff_max_text, s->st.inflight);
     else
         SLIC_WARN("sender",
-                  "cannot reach aggregator at %s: %s; retrying with backoff up to %s (%u "
+                  "cannot reach aggregator at %s: %s%s; retrying with backoff up to %s (%u "
                   "batches in flight, the rest wait in the spool)",
-                  s->url, reason, s->backoff_max_text, s->st.inflight);
+                  s->url, reason, agent__sender_tls_hint(&s->sec, reason), s->backoff_max_text,
+                  s->st.inflight);
     link_set(s, AGENT_SENDER_DOWN);
 }
 
@@ -372,7 +375,7 @@ static void slot_send(agent_sender *s, struct slot *sl)
 {
     if (!sl->req) {
         /* Wrapped here rather than when taken, so running out of memory is one more retry. */
-        if (codec_request_pack(sl->batch, sl->batch_len, NULL, 0, NULL, &sl->req, &sl->req_len)) {
+        if (agent__sender_request_pack(&s->sec, sl->batch, sl->batch_len, &sl->req, &sl->req_len)) {
             retry_later(s, sl, "out of memory wrapping it into a request");
             return;
         }
@@ -408,7 +411,8 @@ static void slot_answer(agent_sender *s, struct slot *sl)
     sl->reply = NULL;
     struct slic_ack ack;
     struct codec_error cerr = {0};
-    int rc = codec_response_unpack(nng_msg_body(m), nng_msg_len(m), &ack, NULL, &cerr);
+    enum codec_ack_cause cause = CODEC_ACK_CAUSE_NONE;
+    int rc = codec_response_unpack_ack(nng_msg_body(m), nng_msg_len(m), &ack, &cause, &cerr);
     nng_msg_free(m);
     char why[CODEC_ERROR_FIELD_LEN + CODEC_ERROR_MSG_LEN + SLIC_ACK_REASON_MAX];
     if (rc) {
@@ -420,6 +424,12 @@ static void slot_answer(agent_sender *s, struct slot *sl)
     }
     if (ack.status == SLIC_ACK_RETRY) {
         snprintf(why, sizeof why, "the aggregator asked to retry (%s)", ack.reason);
+        retry_later(s, sl, why);
+    } else if (ack.status == SLIC_ACK_REJECTED && cause == CODEC_ACK_CAUSE_SIGNATURE) {
+        /* The batch is fine; this agent's key is not. It is never reported as rejected, so the
+         * agent never sets it aside: it is resent until a fixed key gets it accepted. */
+        agent__sender_sec_refused(&s->sec, s->url, sl->seq, ack.reason, uv_now(s->loop));
+        snprintf(why, sizeof why, "refused for its signature (%s)", ack.reason);
         retry_later(s, sl, why);
     } else {
         slot_answered(s, sl, &ack);
@@ -653,7 +663,7 @@ static int nng_setup(agent_sender *s, struct slic_errmsg *err)
     if ((rv = nng_dialer_create(&s->dialer, s->sock, s->url)) != 0)
         return slic_errmsg_set(err, SLIC_ECONFIG, "sender: cannot dial aggregator at %s: %s",
                                s->url, nng_strerror(rv));
-    return 0;
+    return agent__sender_sec_init(&s->sec, s->dialer, s->url, err);
 }
 
 static void sender_free(agent_sender *s)
@@ -665,6 +675,7 @@ static void sender_free(agent_sender *s)
         slic_free(s->slots[i].req);
     }
     pthread_mutex_destroy(&s->mu);
+    agent__sender_sec_fini(&s->sec);
     slic_free(s->slots);
     slic_free(s->url);
     slic_free(s);
@@ -758,6 +769,11 @@ void agent_sender_stats(const agent_sender *s, struct agent_sender_stats *out)
 unsigned agent_sender_inflight(const agent_sender *s)
 {
     return s->st.inflight;
+}
+
+uint64_t agent_sender_auth_refusals(const agent_sender *s)
+{
+    return s->sec.refused;
 }
 
 static void on_handle_closed(uv_handle_t *h)

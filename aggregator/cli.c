@@ -3,16 +3,19 @@
  * unreachable, or it reported an error), 2 usage error, 3 nothing found. Errors go to stderr,
  * one line each, naming the option, value or address at fault. */
 #include "cli_format.h"
+#include "cli_slo.h"
 
 #include "alloc.h"
 #include "batch.h"
 #include "codec_batch.h"
 #include "err.h"
+#include "hmac.h"
 #include "timeutil.h"
 #include "version.h"
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
 
 #include <errno.h>
 #include <inttypes.h>
@@ -32,28 +35,34 @@
  * M") instead of nng dropping it silently and the call timing out. */
 #define RECV_MAX_BYTES ((size_t)64 << 20)
 
-enum exit_code { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_NOT_FOUND = 3 };
+enum cmd { CMD_NONE, CMD_QUERY, CMD_SERIES, CMD_AGENTS, CMD_SLO, CMD_HELP };
 
-enum cmd { CMD_NONE, CMD_QUERY, CMD_SERIES, CMD_AGENTS, CMD_HELP };
+/* The commands an option applies to, as a mask of (1 << cmd); 0: every command. */
+#define FOR(cmd) (1u << (cmd))
 
-/* X(id, name, takes a value, applies to `slic query` only) */
+/* X(id, name, takes a value, the commands it applies to) */
 #define CLI_OPTIONS(X)                                                                             \
-    X(OPT_ADDR, "addr", true, false)                                                               \
-    X(OPT_TIMEOUT, "timeout", true, false)                                                         \
-    X(OPT_JSON, "json", false, false)                                                              \
-    X(OPT_HELP, "help", false, false)                                                              \
-    X(OPT_VERSION, "version", false, false)                                                        \
-    X(OPT_SITE, "site", true, true)                                                                \
-    X(OPT_NODE, "node", true, true)                                                                \
-    X(OPT_LABEL, "label", true, true)                                                              \
-    X(OPT_WINDOW, "window", true, true)                                                            \
-    X(OPT_FROM, "from", true, true)                                                                \
-    X(OPT_TO, "to", true, true)                                                                    \
-    X(OPT_Q, "q", true, true)                                                                      \
-    X(OPT_THRESHOLD, "threshold", true, true)
+    X(OPT_ADDR, "addr", true, 0)                                                                   \
+    X(OPT_TIMEOUT, "timeout", true, 0)                                                             \
+    X(OPT_JSON, "json", false, 0)                                                                  \
+    X(OPT_HELP, "help", false, 0)                                                                  \
+    X(OPT_VERSION, "version", false, 0)                                                            \
+    X(OPT_TLS_CA, "tls-ca", true, 0)                                                               \
+    X(OPT_TLS_CERT, "tls-cert", true, 0)                                                           \
+    X(OPT_TLS_KEY, "tls-key", true, 0)                                                             \
+    X(OPT_TLS_SERVER_NAME, "tls-server-name", true, 0)                                             \
+    X(OPT_SITE, "site", true, FOR(CMD_QUERY) | FOR(CMD_SLO))                                       \
+    X(OPT_SITES, "sites", false, FOR(CMD_SLO))                                                     \
+    X(OPT_NODE, "node", true, FOR(CMD_QUERY))                                                      \
+    X(OPT_LABEL, "label", true, FOR(CMD_QUERY))                                                    \
+    X(OPT_WINDOW, "window", true, FOR(CMD_QUERY))                                                  \
+    X(OPT_FROM, "from", true, FOR(CMD_QUERY))                                                      \
+    X(OPT_TO, "to", true, FOR(CMD_QUERY))                                                          \
+    X(OPT_Q, "q", true, FOR(CMD_QUERY))                                                            \
+    X(OPT_THRESHOLD, "threshold", true, FOR(CMD_QUERY))
 
 enum opt {
-#define OPT_ENUM(id, name, value, query) id,
+#define OPT_ENUM(id, name, value, cmds) id,
     CLI_OPTIONS(OPT_ENUM)
 #undef OPT_ENUM
         OPT_COUNT
@@ -62,15 +71,18 @@ enum opt {
 static const struct {
     const char *name;
     bool takes_value;
-    bool query_only;
+    unsigned cmds;
 } opt_defs[OPT_COUNT] = {
-#define OPT_DEF(id, name, value, query) [id] = {name, value, query},
+#define OPT_DEF(id, name, value, cmds) [id] = {name, value, cmds},
     CLI_OPTIONS(OPT_DEF)
 #undef OPT_DEF
 };
 
-static const char *const cmd_names[] = {
-    [CMD_QUERY] = "query", [CMD_SERIES] = "series", [CMD_AGENTS] = "agents", [CMD_HELP] = "help"};
+static const char *const cmd_names[] = {[CMD_QUERY] = "query",
+                                        [CMD_SERIES] = "series",
+                                        [CMD_AGENTS] = "agents",
+                                        [CMD_SLO] = "slo",
+                                        [CMD_HELP] = "help"};
 
 /* Everything the arguments say, parsed and checked. Strings point into argv. */
 struct cli {
@@ -85,6 +97,7 @@ struct cli {
     size_t n_thresholds;
     struct slic_label labels[SLIC_SERIES_LABELS_MAX];
     size_t n_labels;
+    struct cli_slo slo;
     /* Resolved after parsing. */
     const char *addr;
     int32_t timeout_ms;
@@ -103,6 +116,7 @@ static const char *const usages[] = {
                   "[--threshold DUR,...]\n",
     [CMD_SERIES] = "usage: slic series [--json]\n",
     [CMD_AGENTS] = "usage: slic agents [--json]\n",
+    [CMD_SLO] = cli_slo_usage,
     [CMD_HELP] = "usage: slic help [COMMAND]\n",
 };
 
@@ -114,17 +128,25 @@ static const char help_top[] =
     "  query SLI     count, good ratio, latency quantiles and threshold fractions of one SLI\n"
     "  series        the SLIs stored, with their sites and newest data\n"
     "  agents        the agents heard from: site, node, epoch, last seq, last seen\n"
+    "  slo list      the SLOs: objective, SLI value, error budget left, burn rates, alerts\n"
+    "  slo show SLO  one SLO in full, with its alert tiers and a row per site\n"
     "  help [CMD]    this text, or a command's\n"
     "\n"
     "options (every command):\n"
     "  --addr URL      the aggregator (default: $SLIC_ADDR, else " DEFAULT_ADDR ")\n"
     "  --timeout DUR   give up after DUR, e.g. 500ms, 10s (default 5s)\n"
+    "  --tls-ca FILE   for a tls+tcp:// address: the CA that signs the aggregator's certificate\n"
+    "  --tls-cert FILE, --tls-key FILE\n"
+    "                  the client certificate and key the aggregator requires (PEM)\n"
+    "  --tls-server-name NAME\n"
+    "                  the name the aggregator's certificate carries (default: the address's\n"
+    "                  host; IP addresses must be in it as DNS names)\n"
     "  --json          JSON for other tools instead of a table\n"
     "  -h, --help      help; after a command, that command's help\n"
     "  --version       print the version\n"
     "\n"
     "exit status: 0 success; 1 failure (aggregator unreachable, or it reported an error);\n"
-    "2 usage error; 3 nothing found (unknown SLI, site, node or labels).\n";
+    "2 usage error; 3 nothing found (unknown SLI, SLO, site, node or labels).\n";
 
 static const char help_query[] =
     "\n"
@@ -164,11 +186,9 @@ static const char help_agents[] =
 
 static void print_help(enum cmd topic)
 {
-    static const char *const texts[] = {[CMD_NONE] = help_top,
-                                        [CMD_QUERY] = help_query,
-                                        [CMD_SERIES] = help_series,
-                                        [CMD_AGENTS] = help_agents,
-                                        [CMD_HELP] = help_top};
+    static const char *const texts[] = {
+        [CMD_NONE] = help_top,      [CMD_QUERY] = help_query, [CMD_SERIES] = help_series,
+        [CMD_AGENTS] = help_agents, [CMD_SLO] = cli_slo_help, [CMD_HELP] = help_top};
     fputs(usages[topic], stdout);
     fputs(texts[topic], stdout);
 }
@@ -330,6 +350,9 @@ static int parse_positional(struct cli *c, const char *arg)
         c->help_topic = arg;
         return 0;
     }
+    char msg[256];
+    if (c->cmd == CMD_SLO)
+        return cli_slo_arg(&c->slo, arg, msg, sizeof msg) ? usage_error(c, "%s", msg) : 0;
     return usage_error(c, "unexpected argument '%s'", arg);
 }
 
@@ -410,15 +433,42 @@ static int check_query_args(struct cli *c)
     return resolve_range(c);
 }
 
+/* "--site applies to 'slic query' and 'slic slo' only". */
+static int option_misplaced(const struct cli *c, enum opt o)
+{
+    char cmds[128] = "";
+    size_t used = 0;
+    for (int k = CMD_QUERY; k < CMD_HELP && used < sizeof cmds; k++)
+        if (opt_defs[o].cmds & FOR(k))
+            used += (size_t)snprintf(cmds + used, sizeof cmds - used, "%s'slic %s'",
+                                     used ? " and " : "", cmd_names[k]);
+    return usage_error(c, "--%s applies to %s only", opt_defs[o].name, cmds);
+}
+
+static int check_slo_args(struct cli *c)
+{
+    char msg[512];
+    c->slo.site = c->value[OPT_SITE];
+    c->slo.per_site = c->seen[OPT_SITES];
+    c->slo.json = c->seen[OPT_JSON];
+    return cli_slo_check(&c->slo, msg, sizeof msg) ? usage_error(c, "%s", msg) : 0;
+}
+
 static int check_common(struct cli *c)
 {
     const char *env = getenv("SLIC_ADDR");
     c->addr = c->seen[OPT_ADDR] ? c->value[OPT_ADDR] : env && *env ? env : DEFAULT_ADDR;
-    if (strncmp(c->addr, "tls+tcp://", 10) == 0)
+    bool tls = strncmp(c->addr, "tls+tcp://", 10) == 0;
+    if (tls && !c->seen[OPT_TLS_CA])
         return usage_error(c,
-                           "'%s': slic does not speak TLS; query the aggregator on a tcp:// "
-                           "or ipc:// listener",
+                           "'%s' uses TLS: give --tls-ca (the CA that signs the aggregator's "
+                           "certificate), and --tls-cert and --tls-key (a client certificate)",
                            c->addr);
+    if (!tls && (c->seen[OPT_TLS_CA] || c->seen[OPT_TLS_CERT] || c->seen[OPT_TLS_KEY] ||
+                 c->seen[OPT_TLS_SERVER_NAME]))
+        return usage_error(c, "the --tls-* options need a tls+tcp:// address");
+    if (c->seen[OPT_TLS_CERT] != c->seen[OPT_TLS_KEY])
+        return usage_error(c, "--tls-cert and --tls-key go together");
     c->timeout_ms = DEFAULT_TIMEOUT_MS;
     if (c->seen[OPT_TIMEOUT]) {
         int64_t ns;
@@ -428,11 +478,11 @@ static int check_common(struct cli *c)
                                c->value[OPT_TIMEOUT]);
         c->timeout_ms = (int32_t)((ns + 999999) / 1000000);
     }
-    if (c->cmd != CMD_QUERY) {
-        for (int o = 0; o < OPT_COUNT; o++)
-            if (c->seen[o] && opt_defs[o].query_only)
-                return usage_error(c, "--%s applies to 'slic query' only", opt_defs[o].name);
-    }
+    for (int o = 0; o < OPT_COUNT; o++)
+        if (c->seen[o] && opt_defs[o].cmds && !(opt_defs[o].cmds & FOR(c->cmd)))
+            return option_misplaced(c, (enum opt)o);
+    if (c->cmd == CMD_SLO)
+        return check_slo_args(c);
     return c->cmd == CMD_QUERY ? check_query_args(c) : 0;
 }
 
@@ -445,16 +495,29 @@ static int check_common(struct cli *c)
 struct dial_job {
     nng_socket sock;
     const char *url;
+    nng_tls_config *tls;
     int rv;
     bool done;
     pthread_mutex_t mu;
     pthread_cond_t cv;
 };
 
+/* nng_dial, with the TLS configuration (NULL: none) put on the dialer first. */
+static int dial_with(nng_socket sock, const char *url, nng_tls_config *tls)
+{
+    if (!tls)
+        return nng_dial(sock, url, NULL, 0);
+    nng_dialer d;
+    int rv = nng_dialer_create(&d, sock, url);
+    if (rv == 0 && (rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, tls)) == 0)
+        rv = nng_dialer_start(d, 0);
+    return rv;
+}
+
 static void *dial_main(void *arg)
 {
     struct dial_job *j = arg;
-    int rv = nng_dial(j->sock, j->url, NULL, 0);
+    int rv = dial_with(j->sock, j->url, j->tls);
     pthread_mutex_lock(&j->mu);
     j->rv = rv;
     j->done = true;
@@ -464,9 +527,10 @@ static void *dial_main(void *arg)
 }
 
 /* nng's result of the dial, or NNG_ETIMEDOUT after timeout_ms (the socket is then closed). */
-static int dial_bounded(nng_socket sock, const char *url, int32_t timeout_ms, bool *closed)
+static int dial_bounded(nng_socket sock, const char *url, nng_tls_config *tls, int32_t timeout_ms,
+                        bool *closed)
 {
-    struct dial_job j = {.sock = sock, .url = url};
+    struct dial_job j = {.sock = sock, .url = url, .tls = tls};
     pthread_condattr_t attr;
     pthread_t thread;
     pthread_condattr_init(&attr);
@@ -475,7 +539,7 @@ static int dial_bounded(nng_socket sock, const char *url, int32_t timeout_ms, bo
     pthread_cond_init(&j.cv, &attr);
     pthread_condattr_destroy(&attr);
     if (pthread_create(&thread, NULL, dial_main, &j) != 0) {
-        j.rv = nng_dial(sock, url, NULL, 0); /* no thread: dial unbounded rather than not */
+        j.rv = dial_with(sock, url, tls); /* no thread: dial unbounded rather than not */
     } else {
         struct timespec deadline;
         clock_gettime(CLOCK_MONOTONIC, &deadline);
@@ -500,6 +564,48 @@ static int dial_bounded(nng_socket sock, const char *url, int32_t timeout_ms, bo
     pthread_cond_destroy(&j.cv);
     pthread_mutex_destroy(&j.mu);
     return j.rv;
+}
+
+/* The TLS client configuration of the --tls-* options; the aggregator's certificate must name
+ * --tls-server-name, else the address's host. Prints why on failure. */
+static int tls_config(const struct cli *c, nng_tls_config **out)
+{
+    static const char *const what[3] = {"--tls-ca", "--tls-cert", "--tls-key"};
+    const char *files[3] = {c->value[OPT_TLS_CA], c->value[OPT_TLS_CERT], c->value[OPT_TLS_KEY]};
+    char *pem[3] = {NULL, NULL, NULL};
+    size_t len[3] = {0, 0, 0};
+    struct slic_errmsg err = {{0}};
+    const char *name = c->value[OPT_TLS_SERVER_NAME];
+    nng_url *u = NULL;
+    nng_tls_config *cfg = NULL;
+    int rc = 0, rv = 0;
+    for (int i = 0; i < 3 && rc == 0; i++)
+        if (files[i])
+            rc = slic_file_read(files[i], 1u << 20, i == 2 ? SLIC_FILE_PRIVATE : 0, what[i],
+                                &pem[i], &len[i], &err);
+    if (rc == 0 && !name && (rv = nng_url_parse(&u, c->addr)) == 0)
+        name = u->u_hostname;
+    if (rc == 0 && rv == 0 && (rv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_CLIENT)) == 0 &&
+        (rv = nng_tls_config_ca_chain(cfg, pem[0], NULL)) == 0 &&
+        (!pem[1] || (rv = nng_tls_config_own_cert(cfg, pem[1], pem[2], NULL)) == 0) &&
+        (rv = nng_tls_config_server_name(cfg, name)) == 0)
+        rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED);
+    if (rc)
+        fprintf(stderr, "slic: %s\n", err.text);
+    else if (rv)
+        fprintf(stderr,
+                "slic: TLS: %s (--tls-ca: PEM CA certificates; --tls-cert, --tls-key: a PEM "
+                "certificate and its unencrypted key)\n",
+                nng_strerror(rv));
+    for (int i = 0; i < 3; i++)
+        slic_file_free(pem[i], len[i]);
+    if (u)
+        nng_url_free(u);
+    if ((rc || rv) && cfg)
+        nng_tls_config_free(cfg);
+    else if (!rc && !rv)
+        *out = cfg;
+    return rc || rv ? EXIT_USAGE : 0;
 }
 
 static int64_t mono_ms(void)
@@ -527,7 +633,12 @@ static int round_trip(const struct cli *c, const uint8_t *req, size_t req_len, v
     }
     int64_t start = mono_ms();
     bool closed = false;
-    rv = dial_bounded(sock, c->addr, c->timeout_ms, &closed);
+    nng_tls_config *tls = NULL;
+    if (c->seen[OPT_TLS_CA] && tls_config(c, &tls) != 0) {
+        nng_close(sock);
+        return EXIT_USAGE;
+    }
+    rv = dial_bounded(sock, c->addr, tls, c->timeout_ms, &closed);
     if (rv == NNG_EADDRINVAL || rv == NNG_ENOTSUP || rv == NNG_EINVAL) {
         fputs("slic: '", stderr);
         cli_put_sanitized(stderr, c->addr);
@@ -540,6 +651,11 @@ static int round_trip(const struct cli *c, const uint8_t *req, size_t req_len, v
         char why[128];
         if (rv == NNG_ETIMEDOUT)
             snprintf(why, sizeof why, "no connection within %" PRId32 " ms", c->timeout_ms);
+        else if (tls && (rv == NNG_ECRYPTO || rv == NNG_EPEERAUTH || rv == NNG_ECONNSHUT))
+            snprintf(why, sizeof why,
+                     "TLS handshake failed (%s): is its certificate signed by --tls-ca and "
+                     "named as --tls-server-name, and ours by its client CA?",
+                     nng_strerror(rv));
         else
             snprintf(why, sizeof why, "%s", nng_strerror(rv));
         print_unreachable(c, why);
@@ -568,6 +684,8 @@ static int round_trip(const struct cli *c, const uint8_t *req, size_t req_len, v
     }
     if (!closed)
         nng_close(sock);
+    if (tls)
+        nng_tls_config_free(tls);
     return rv;
 }
 
@@ -580,6 +698,8 @@ static int build_request(const struct cli *c, uint8_t **buf, size_t *len)
     q.kind = c->cmd == CMD_QUERY    ? SLIC__QUERY__KIND__SLI
              : c->cmd == CMD_SERIES ? SLIC__QUERY__KIND__SERIES
                                     : SLIC__QUERY__KIND__AGENTS;
+    if (c->cmd == CMD_SLO)
+        cli_slo_query(&c->slo, &q);
     if (c->cmd == CMD_QUERY) {
         q.sli = (char *)c->sli;
         q.site = (char *)c->value[OPT_SITE];
@@ -635,6 +755,8 @@ static int reply_print(const struct cli *c, const Slic__Reply *r)
         return EXIT_FAIL;
     }
     bool json = c->seen[OPT_JSON];
+    if (c->cmd == CMD_SLO)
+        return cli_slo_print(stdout, &c->slo, r, c->now);
     if (c->cmd == CMD_SERIES) {
         cli_print_series(stdout, r->series, r->n_series, c->now, json);
     } else if (c->cmd == CMD_AGENTS) {

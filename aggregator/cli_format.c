@@ -14,7 +14,6 @@
 #include <string.h>
 
 #define CELL_MAX 1024
-#define TABLE_COLS_MAX 8
 /* Percentages never show more decimals than a double can carry near 100. */
 #define PERCENT_DECIMALS_MAX 12
 
@@ -54,7 +53,7 @@ static void fmt_threshold(double seconds, char *buf, size_t n)
 
 /* A fraction as a percentage with at least 3 decimals, and more near 100 % so that the part
  * missing to 100 % shows two significant digits: 99.900 %, 99.950 %, 99.9950 %. */
-static void fmt_percent(double frac, char *buf, size_t n)
+void cli_fmt_percent(double frac, char *buf, size_t n)
 {
     if (!isfinite(frac)) {
         snprintf(buf, n, "-");
@@ -75,21 +74,17 @@ static double ratio(uint64_t part, uint64_t whole)
     return whole ? (double)part / (double)whole : NAN;
 }
 
-static void fmt_time(bool has, int64_t t, char *buf, size_t n)
+void cli_fmt_time(bool has, int64_t t, char *buf, size_t n)
 {
     if (!has || slic_rfc3339_format(t, buf, n) != 0)
         snprintf(buf, n, "-");
 }
 
-/* How long ago, in at most two units: "45s", "4m50s", "3h20m", "12d5h". */
-static void fmt_age(bool has, int64_t t, int64_t now, char *buf, size_t n)
+void cli_fmt_span(int64_t s, char *buf, size_t n)
 {
-    if (!has || t > now || t < SLIC_TIME_MIN) {
+    if (s < 0)
         snprintf(buf, n, "-");
-        return;
-    }
-    int64_t s = now - t;
-    if (s < 60)
+    else if (s < 60)
         snprintf(buf, n, "%" PRId64 "s", s);
     else if (s < 3600)
         snprintf(buf, n, "%" PRId64 "m%" PRId64 "s", s / 60, s % 60);
@@ -97,6 +92,14 @@ static void fmt_age(bool has, int64_t t, int64_t now, char *buf, size_t n)
         snprintf(buf, n, "%" PRId64 "h%" PRId64 "m", s / 3600, s % 3600 / 60);
     else
         snprintf(buf, n, "%" PRId64 "d%" PRId64 "h", s / 86400, s % 86400 / 3600);
+}
+
+void cli_fmt_age(bool has, int64_t t, int64_t now, char *buf, size_t n)
+{
+    if (!has || t > now || t < SLIC_TIME_MIN)
+        snprintf(buf, n, "-");
+    else
+        cli_fmt_span(now - t, buf, n);
 }
 
 /* "p50", "p99.9", "p100": the quantile as a percentile. */
@@ -107,20 +110,9 @@ static void fmt_percentile(double q, char *buf, size_t n)
 
 /* ---- tables -------------------------------------------------------------------------------- */
 
-/* A table whose cells are produced on demand (twice: once to measure, once to print), so a
- * long list needs no memory beyond one cell. */
-struct table {
-    size_t cols;
-    const char *const *headers; /* NULL: no header row */
-    const bool *right;          /* per column: right-aligned (numbers); NULL: all left */
-    size_t rows;
-    void (*cell)(const void *ctx, size_t row, size_t col, char *buf, size_t size);
-    const void *ctx;
-};
-
-static void table_print(FILE *out, const struct table *t)
+void cli_table_print(FILE *out, const struct cli_table *t)
 {
-    size_t width[TABLE_COLS_MAX] = {0};
+    size_t width[CLI_TABLE_COLS_MAX] = {0};
     char buf[CELL_MAX];
     for (size_t c = 0; c < t->cols && t->headers; c++)
         width[c] = strlen(t->headers[c]);
@@ -151,64 +143,51 @@ static void table_print(FILE *out, const struct table *t)
 
 /* ---- JSON ---------------------------------------------------------------------------------- */
 
-/* Writes what reply_json rendered, or says why nothing could be. */
-static void put_json(FILE *out, struct agg__buf *b, int rc)
+int cli_put_json(FILE *out, struct agg__buf *b, int rc)
 {
     if (rc == 0)
         fwrite(b->p, 1, b->len, out);
     else
         fprintf(stderr, "slic: cannot format the answer as JSON: %s\n", slic_strerror(rc));
     agg__buf_fini(b);
+    return rc;
 }
 
-/* ---- slic query ---------------------------------------------------------------------------- */
-
-/* Rows of up to three cells prepared up front: the summary, quantiles and thresholds are
- * short (a conforming reply has at most 32 quantiles and 16 thresholds). */
-#define ROWS_MAX 40
-#define ROW_CELL 256
-
-struct rows {
-    size_t n;
-    char cell[ROWS_MAX][3][ROW_CELL];
-};
+/* ---- rows prepared up front ---------------------------------------------------------------- */
 
 static void rows_cell(const void *ctx, size_t row, size_t col, char *buf, size_t size)
 {
-    snprintf(buf, size, "%s", ((const struct rows *)ctx)->cell[row][col]);
+    snprintf(buf, size, "%s", ((const struct cli_rows *)ctx)->cell[row][col]);
 }
 
-/* The next row, cleared; NULL when the table is full. */
-static char (*rows_add(struct rows *r))[ROW_CELL]
+char (*cli_rows_add(struct cli_rows *r))[CLI_ROW_CELL]
 {
-    if (r->n >= ROWS_MAX)
+    if (r->n >= CLI_ROWS_MAX)
         return NULL;
     memset(r->cell[r->n], 0, sizeof r->cell[r->n]);
     return r->cell[r->n++];
 }
 
-/* A summary row: key and a formatted value. */
-static void kv(struct rows *r, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void kv(struct rows *r, const char *key, const char *fmt, ...)
+void cli_kv(struct cli_rows *r, const char *key, const char *fmt, ...)
 {
-    char(*row)[ROW_CELL] = rows_add(r);
+    char(*row)[CLI_ROW_CELL] = cli_rows_add(r);
     if (!row)
         return;
-    snprintf(row[0], ROW_CELL, "%s", key);
+    snprintf(row[0], CLI_ROW_CELL, "%s", key);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(row[1], ROW_CELL, fmt, ap);
+    vsnprintf(row[1], CLI_ROW_CELL, fmt, ap);
     va_end(ap);
 }
 
-static void rows_print(FILE *out, const struct rows *r, size_t cols, const char *const *headers,
-                       const bool *right)
+void cli_rows_print(FILE *out, const struct cli_rows *r, size_t cols, const char *const *headers,
+                    const bool *right)
 {
-    struct table t = {cols, headers, right, r->n, rows_cell, r};
-    table_print(out, &t);
+    struct cli_table t = {cols, headers, right, r->n, rows_cell, r};
+    cli_table_print(out, &t);
 }
+
+/* ---- slic query ---------------------------------------------------------------------------- */
 
 static void fmt_scope(const struct cli_sli_scope *sc, char *buf, size_t n)
 {
@@ -228,8 +207,8 @@ static void fmt_range(const Slic__SliResult *s, char *buf, size_t n)
 {
     char from[SLIC_RFC3339_LEN], to[SLIC_RFC3339_LEN], len[SLIC_DURATION_FMT_LEN];
     char res[SLIC_DURATION_FMT_LEN];
-    fmt_time(s->has_from, s->from, from, sizeof from);
-    fmt_time(s->has_to, s->to, to, sizeof to);
+    cli_fmt_time(s->has_from, s->from, from, sizeof from);
+    cli_fmt_time(s->has_to, s->to, to, sizeof to);
     if (!s->has_from || !s->has_to || s->to < s->from ||
         slic_duration_format((double)s->to - (double)s->from, len, sizeof len) != 0)
         snprintf(len, sizeof len, "-");
@@ -240,67 +219,67 @@ static void fmt_range(const Slic__SliResult *s, char *buf, size_t n)
 
 static void sli_summary(FILE *out, const Slic__SliResult *s, const struct cli_sli_scope *sc)
 {
-    struct rows r = {0};
-    char buf[ROW_CELL];
+    struct cli_rows r = {0};
+    char buf[CLI_ROW_CELL];
     bool any = s->count > 0;
-    kv(&r, "sli", "%s", s->sli ? s->sli : "-");
+    cli_kv(&r, "sli", "%s", s->sli ? s->sli : "-");
     fmt_scope(sc, buf, sizeof buf);
-    kv(&r, "scope", "%s", buf);
+    cli_kv(&r, "scope", "%s", buf);
     fmt_range(s, buf, sizeof buf);
-    kv(&r, "range", "%s", buf);
-    kv(&r, "count", "%" PRIu64, s->count);
-    kv(&r, "good", "%" PRIu64, s->good);
-    fmt_percent(ratio(s->good, s->count), buf, sizeof buf);
-    kv(&r, "good ratio", "%s", buf);
+    cli_kv(&r, "range", "%s", buf);
+    cli_kv(&r, "count", "%" PRIu64, s->count);
+    cli_kv(&r, "good", "%" PRIu64, s->good);
+    cli_fmt_percent(ratio(s->good, s->count), buf, sizeof buf);
+    cli_kv(&r, "good ratio", "%s", buf);
     fmt_ms(any ? s->sum / (double)s->count : NAN, buf, sizeof buf);
-    kv(&r, "mean", "%s", buf);
+    cli_kv(&r, "mean", "%s", buf);
     fmt_ms(any && s->has_min ? s->min : NAN, buf, sizeof buf);
-    kv(&r, "min", "%s", buf);
+    cli_kv(&r, "min", "%s", buf);
     fmt_ms(any && s->has_max ? s->max : NAN, buf, sizeof buf);
-    kv(&r, "max", "%s", buf);
-    rows_print(out, &r, 2, NULL, NULL);
+    cli_kv(&r, "max", "%s", buf);
+    cli_rows_print(out, &r, 2, NULL, NULL);
 }
 
 static void sli_quantiles(FILE *out, const Slic__SliResult *s)
 {
     static const char *const headers[] = {"QUANTILE", "LATENCY"};
     static const bool right[] = {false, true};
-    struct rows r = {0};
+    struct cli_rows r = {0};
     for (size_t i = 0; i < s->n_quantiles; i++) {
-        char(*row)[ROW_CELL] = rows_add(&r);
+        char(*row)[CLI_ROW_CELL] = cli_rows_add(&r);
         if (!row)
             break;
-        fmt_percentile(s->quantiles[i]->q, row[0], ROW_CELL);
-        fmt_ms(s->quantiles[i]->has_value ? s->quantiles[i]->value : NAN, row[1], ROW_CELL);
+        fmt_percentile(s->quantiles[i]->q, row[0], CLI_ROW_CELL);
+        fmt_ms(s->quantiles[i]->has_value ? s->quantiles[i]->value : NAN, row[1], CLI_ROW_CELL);
     }
     fputc('\n', out);
-    rows_print(out, &r, 2, headers, right);
+    cli_rows_print(out, &r, 2, headers, right);
 }
 
 static void sli_thresholds(FILE *out, const Slic__SliResult *s)
 {
     static const char *const headers[] = {"THRESHOLD", "AT OR BELOW", "EVENTS"};
     static const bool right[] = {false, true, false};
-    struct rows r = {0};
+    struct cli_rows r = {0};
     for (size_t i = 0; i < s->n_thresholds; i++) {
         const Slic__ThresholdFraction *f = s->thresholds[i];
-        char(*row)[ROW_CELL] = rows_add(&r), lo[64], hi[64];
+        char(*row)[CLI_ROW_CELL] = cli_rows_add(&r), lo[64], hi[64];
         if (!row)
             break;
-        fmt_threshold(f->threshold, row[0], ROW_CELL);
-        fmt_percent(ratio(f->count_lower, s->count), lo, sizeof lo);
-        fmt_percent(ratio(f->count_upper, s->count), hi, sizeof hi);
+        fmt_threshold(f->threshold, row[0], CLI_ROW_CELL);
+        cli_fmt_percent(ratio(f->count_lower, s->count), lo, sizeof lo);
+        cli_fmt_percent(ratio(f->count_upper, s->count), hi, sizeof hi);
         if (f->count_lower == f->count_upper) {
-            snprintf(row[1], ROW_CELL, "%s", lo);
-            snprintf(row[2], ROW_CELL, "%" PRIu64 "%s", f->count_lower,
+            snprintf(row[1], CLI_ROW_CELL, "%s", lo);
+            snprintf(row[2], CLI_ROW_CELL, "%" PRIu64 "%s", f->count_lower,
                      f->has_exact && f->exact ? " (exact)" : "");
         } else {
-            snprintf(row[1], ROW_CELL, "%s..%s", lo, hi);
-            snprintf(row[2], ROW_CELL, "%" PRIu64 "..%" PRIu64, f->count_lower, f->count_upper);
+            snprintf(row[1], CLI_ROW_CELL, "%s..%s", lo, hi);
+            snprintf(row[2], CLI_ROW_CELL, "%" PRIu64 "..%" PRIu64, f->count_lower, f->count_upper);
         }
     }
     fputc('\n', out);
-    rows_print(out, &r, 3, headers, right);
+    cli_rows_print(out, &r, 3, headers, right);
 }
 
 void cli_print_sli(FILE *out, const Slic__SliResult *s, const struct cli_sli_scope *scope,
@@ -309,7 +288,7 @@ void cli_print_sli(FILE *out, const Slic__SliResult *s, const struct cli_sli_sco
     if (json) {
         struct agg__buf b = {0};
         struct agg_reply_scope sc = {scope->site, scope->node, scope->labels, scope->n_labels};
-        put_json(out, &b, agg_reply_json_sli(&b, s, &sc));
+        cli_put_json(out, &b, agg_reply_json_sli(&b, s, &sc));
         return;
     }
     sli_summary(out, s, scope);
@@ -350,10 +329,10 @@ static void series_cell(const void *ctx, size_t row, size_t col, char *buf, size
                                      s->sites[i] ? s->sites[i] : "-");
         break;
     case 2:
-        fmt_time(s->has_last_data, s->last_data, buf, size);
+        cli_fmt_time(s->has_last_data, s->last_data, buf, size);
         break;
     default:
-        fmt_age(s->has_last_data, s->last_data, c->now, buf, size);
+        cli_fmt_age(s->has_last_data, s->last_data, c->now, buf, size);
         break;
     }
 }
@@ -362,7 +341,7 @@ void cli_print_series(FILE *out, Slic__SeriesInfo *const *series, size_t n, int6
 {
     if (json) {
         struct agg__buf b = {0};
-        put_json(out, &b, agg_reply_json_series(&b, series, n));
+        cli_put_json(out, &b, agg_reply_json_series(&b, series, n));
         return;
     }
     if (n == 0) {
@@ -372,8 +351,8 @@ void cli_print_series(FILE *out, Slic__SeriesInfo *const *series, size_t n, int6
     static const char *const headers[] = {"SLI", "SITES", "LAST DATA", "AGE"};
     static const bool right[] = {false, false, false, true};
     struct series_ctx c = {series, now};
-    struct table t = {4, headers, right, n, series_cell, &c};
-    table_print(out, &t);
+    struct cli_table t = {4, headers, right, n, series_cell, &c};
+    cli_table_print(out, &t);
 }
 
 /* ---- slic agents --------------------------------------------------------------------------- */
@@ -405,10 +384,10 @@ static void agents_cell(const void *ctx, size_t row, size_t col, char *buf, size
             snprintf(buf, size, "-");
         break;
     case 5:
-        fmt_time(a->has_last_seen, a->last_seen, buf, size);
+        cli_fmt_time(a->has_last_seen, a->last_seen, buf, size);
         break;
     default:
-        fmt_age(a->has_last_seen, a->last_seen, c->now, buf, size);
+        cli_fmt_age(a->has_last_seen, a->last_seen, c->now, buf, size);
         break;
     }
 }
@@ -417,7 +396,7 @@ void cli_print_agents(FILE *out, Slic__AgentInfo *const *agents, size_t n, int64
 {
     if (json) {
         struct agg__buf b = {0};
-        put_json(out, &b, agg_reply_json_agents(&b, agents, n));
+        cli_put_json(out, &b, agg_reply_json_agents(&b, agents, n));
         return;
     }
     if (n == 0) {
@@ -428,6 +407,6 @@ void cli_print_agents(FILE *out, Slic__AgentInfo *const *agents, size_t n, int64
                                           "LAST SEQ", "LAST SEEN", "AGE"};
     static const bool right[] = {false, false, false, true, true, false, true};
     struct agents_ctx c = {agents, now};
-    struct table t = {7, headers, right, n, agents_cell, &c};
-    table_print(out, &t);
+    struct cli_table t = {7, headers, right, n, agents_cell, &c};
+    cli_table_print(out, &t);
 }

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "alloc.h"
+#include "hmac.h"
 #include "http.h"
 #include "yamlconf.h"
 
@@ -38,6 +39,7 @@ int agg_config_defaults(struct agg_config *c)
     c->expire_interval_seconds = 60;
     c->slo_evaluate_interval = 10;
     c->alert_resend_interval = 60;
+    c->auth_require_signed = true;
     if (!c->source || !c->listen || !c->data_dir || !c->http_listen) {
         agg_config_fini(c);
         return SLIC_ENOMEM;
@@ -63,6 +65,11 @@ void agg_config_fini(struct agg_config *c)
     free_strings(c->slo_paths, c->n_slo_paths);
     free_strings(c->alertmanagers, c->n_alertmanagers);
     free_strings(c->webhooks, c->n_webhooks);
+    slic_free(c->tls_cert_file);
+    slic_free(c->tls_key_file);
+    slic_free(c->tls_client_ca_file);
+    slic_free(c->auth_secret_file);
+    slic_file_free((char *)c->auth_secret, c->auth_secret_len); /* wipes it */
     memset(c, 0, sizeof *c);
 }
 
@@ -248,6 +255,82 @@ static int load_alerts(const slic_yaml_node *root, struct agg_config *c, struct 
     return 0;
 }
 
+/* tls: {cert_file, key_file, client_ca_file}: all three, readable, the key private. */
+static int load_tls(const slic_yaml_node *root, struct agg_config *c, struct slic_errmsg *err)
+{
+    static const char *const keys[] = {"cert_file", "key_file", "client_ca_file", NULL};
+    char **fields[] = {&c->tls_cert_file, &c->tls_key_file, &c->tls_client_ca_file};
+    const slic_yaml_node *m = NULL;
+    int rc = slic_yaml_get_mapping(root, "tls", 0, &m, err);
+    if (rc || !m || (rc = slic_yaml_check_keys(m, keys, err)))
+        return rc;
+    for (int i = 0; i < 3; i++)
+        if ((rc = slic_yaml_get_string_copy(m, keys[i], SLIC_YAML_REQUIRED, fields[i], err)))
+            return rc;
+    for (int i = 0; i < 3; i++)
+        if ((rc = slic_file_check_at(slic_yaml_get(m, keys[i]), i == 1 ? SLIC_FILE_PRIVATE : 0,
+                                     err)))
+            return rc;
+    return 0;
+}
+
+int agg_config_read_secret(struct agg_config *c, const char *path, const char *what,
+                           struct slic_errmsg *err)
+{
+    uint8_t *secret = NULL;
+    size_t len = 0;
+    int rc = slic_secret_file_read(path, what, &secret, &len, err);
+    if (rc)
+        return rc;
+    char *copy = dup_string(path);
+    if (!copy) {
+        slic_file_free((char *)secret, len);
+        return SLIC_ENOMEM;
+    }
+    slic_file_free((char *)c->auth_secret, c->auth_secret_len);
+    slic_free(c->auth_secret_file);
+    c->auth_secret = secret;
+    c->auth_secret_len = len;
+    c->auth_secret_file = copy;
+    return 0;
+}
+
+/* auth: {secret_file, require_signed_batches}: the secret is read now, and kept. */
+static int load_auth(const slic_yaml_node *root, struct agg_config *c, struct slic_errmsg *err)
+{
+    static const char *const keys[] = {"secret_file", "require_signed_batches", NULL};
+    const slic_yaml_node *m = NULL;
+    const char *path = NULL;
+    int rc = slic_yaml_get_mapping(root, "auth", 0, &m, err);
+    if (rc || !m)
+        return rc;
+    if ((rc = slic_yaml_check_keys(m, keys, err)) ||
+        (rc = slic_yaml_get_bool(m, "require_signed_batches", 0, &c->auth_require_signed, err)) ||
+        (rc = slic_yaml_get_string(m, "secret_file", SLIC_YAML_REQUIRED, &path, err)))
+        return rc;
+    struct slic_errmsg why = {{0}};
+    if ((rc = agg_config_read_secret(c, path, "file", &why)) == 0 || rc == SLIC_ENOMEM)
+        return rc;
+    return slic_yaml_error(slic_yaml_get(m, "secret_file"), err, SLIC_ECONFIG, "%s", why.text);
+}
+
+int agg_config_check_tls(const struct agg_config *c, struct slic_errmsg *err)
+{
+    bool tls_url = strncmp(c->listen, "tls+tcp://", 10) == 0;
+    if (tls_url && !c->tls_cert_file)
+        return slic_errmsg_set(err, SLIC_ECONFIG,
+                               "listen %s uses TLS: it needs a tls: section with cert_file, "
+                               "key_file and client_ca_file (the CA whose certificates agents "
+                               "and slic must present)",
+                               c->listen);
+    if (!tls_url && c->tls_cert_file)
+        return slic_errmsg_set(err, SLIC_ECONFIG,
+                               "tls: is set, but listen %s is not a tls+tcp:// URL: listen on "
+                               "tls+tcp://HOST:PORT, or remove tls:",
+                               c->listen);
+    return 0;
+}
+
 static int load_log_level(const slic_yaml_node *root, struct agg_config *c, struct slic_errmsg *err)
 {
     const char *s = NULL;
@@ -262,9 +345,10 @@ static int load_log_level(const slic_yaml_node *root, struct agg_config *c, stru
 
 static int load_root(const slic_yaml_node *root, struct agg_config *c, struct slic_errmsg *err)
 {
-    static const char *const keys[] = {"listen", "data_dir", "durable",   "log_level",
-                                       "http",   "store",    "retention", "limits",
-                                       "slo",    "alerts",   NULL};
+    static const char *const keys[] = {"listen", "data_dir",  "durable", "log_level", "http",
+                                       "store",  "retention", "limits",  "slo",       "alerts",
+                                       "tls",    "auth",      NULL};
+    struct slic_errmsg why = {{0}};
     int rc;
     if ((rc = slic_yaml_check_keys(root, keys, err)) || (rc = load_listen(root, c, err)) ||
         (rc = slic_yaml_get_string_copy(root, "data_dir", 0, &c->data_dir, err)) ||
@@ -272,8 +356,13 @@ static int load_root(const slic_yaml_node *root, struct agg_config *c, struct sl
         (rc = load_log_level(root, c, err)) || (rc = load_http(root, c, err)) ||
         (rc = load_store(root, c, err)) || (rc = load_retention(root, c, err)) ||
         (rc = load_limits(root, c, err)) || (rc = load_slo(root, c, err)) ||
-        (rc = load_alerts(root, c, err)))
+        (rc = load_alerts(root, c, err)) || (rc = load_tls(root, c, err)) ||
+        (rc = load_auth(root, c, err)))
         return rc;
+    if ((rc = agg_config_check_tls(c, &why)) != 0) {
+        const slic_yaml_node *at = slic_yaml_get(root, c->tls_cert_file ? "tls" : "listen");
+        return slic_yaml_error(at ? at : root, err, rc, "%s", why.text);
+    }
     return 0;
 }
 

@@ -44,6 +44,19 @@ struct agg_config {
     size_t n_webhooks;
     double alert_resend_interval;
     double slo_evaluate_interval;
+    /* tls: for a tls+tcp:// listen URL (and only then): PEM files of the aggregator's
+     * certificate and private key, and of the CA that signs the client certificates every
+     * agent and `slic` must present. NULL without a tls: section. */
+    char *tls_cert_file;
+    char *tls_key_file;
+    char *tls_client_ca_file;
+    /* auth: the secret agents' batch keys derive from, read from secret_file when the
+     * configuration is loaded (NULL: batch signatures are not checked), and whether unsigned
+     * batches are refused (require_signed_batches, default true). */
+    char *auth_secret_file;
+    uint8_t *auth_secret;
+    size_t auth_secret_len;
+    bool auth_require_signed;
 };
 
 /* Fills c with the embedded defaults (strings allocated; agg_config_fini frees). 0 or
@@ -56,5 +69,15 @@ int agg_config_defaults(struct agg_config *c);
 int agg_config_load(const char *path, struct agg_config *out, struct slic_errmsg *err);
 
 void agg_config_fini(struct agg_config *c);
+
+/* The listen URL and the tls: section agree: tls+tcp:// needs one, other URLs take none. Run by
+ * agg_config_load, and again by the caller after command-line overrides. 0 or SLIC_ECONFIG with
+ * err saying what to change. */
+int agg_config_check_tls(const struct agg_config *c, struct slic_errmsg *err);
+
+/* Reads the secret of auth.secret_file into c (replacing any), as agg_config_load does; for
+ * --secret-file. `what` names the file in messages. 0, or an error as slic_secret_file_read. */
+int agg_config_read_secret(struct agg_config *c, const char *path, const char *what,
+                           struct slic_errmsg *err);
 
 #endif

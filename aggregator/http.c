@@ -30,8 +30,8 @@
 #define JSON_TYPE "application/json"
 #define TEXT_TYPE "text/plain; charset=utf-8"
 
-const char *const agg__http_route_names[AGG__HTTP_ROUTES] = {"healthz", "metrics", "query", "slos",
-                                                             "other"};
+const char *const agg__http_route_names[AGG__HTTP_ROUTES] = {
+    "healthz", "metrics", "query", "slos", "burndown", "dashboard", "other"};
 
 /* ---- addresses ----------------------------------------------------------------------------- */
 
@@ -185,9 +185,12 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct agg__http_
     }
     r->body = (struct agg__buf){0};
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
-    /* Every answer describes this moment: caches must not keep it. */
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    /* Every answer describes this moment: caches must not keep it (the page may say less). */
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+                            r->cache_control ? r->cache_control : "no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (r->csp)
+        MHD_add_response_header(resp, "Content-Security-Policy", r->csp);
     if (r->status == MHD_HTTP_METHOD_NOT_ALLOWED)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
     enum MHD_Result ret = MHD_queue_response(conn, r->status, resp);
@@ -237,6 +240,21 @@ static void log_failure(agg_http *h, const char *url, int rc)
 /* ---- routing ------------------------------------------------------------------------------- */
 
 #define SLOS_PATH "/api/v1/slos"
+#define BURNDOWN_SUFFIX "/burndown"
+
+/* /api/v1/slos, /api/v1/slos/NAME and /api/v1/slos/NAME/burndown. */
+static enum agg__http_route slos_route_of(const char *url)
+{
+    size_t n = strlen(SLOS_PATH);
+    if (strncmp(url, SLOS_PATH, n) != 0 || (url[n] != '\0' && url[n] != '/'))
+        return AGG__HTTP_ROUTE_OTHER;
+    const char *slash = url[n] ? strchr(url + n + 1, '/') : NULL;
+    if (!slash)
+        return AGG__HTTP_ROUTE_SLOS;
+    if (slash > url + n + 1 && strcmp(slash, BURNDOWN_SUFFIX) == 0)
+        return AGG__HTTP_ROUTE_BURNDOWN;
+    return AGG__HTTP_ROUTE_OTHER;
+}
 
 static enum agg__http_route route_of(const char *url)
 {
@@ -246,11 +264,9 @@ static enum agg__http_route route_of(const char *url)
         return AGG__HTTP_ROUTE_METRICS;
     if (strcmp(url, "/api/v1/query") == 0)
         return AGG__HTTP_ROUTE_QUERY;
-    size_t n = strlen(SLOS_PATH);
-    if (strncmp(url, SLOS_PATH, n) == 0 &&
-        (url[n] == '\0' || (url[n] == '/' && !strchr(url + n + 1, '/'))))
-        return AGG__HTTP_ROUTE_SLOS;
-    return AGG__HTTP_ROUTE_OTHER;
+    if (strcmp(url, "/") == 0 || strcmp(url, "/dashboard") == 0)
+        return AGG__HTTP_ROUTE_DASHBOARD;
+    return slos_route_of(url);
 }
 
 /* 200 while batches can still be committed; 503 from the moment the aggregator starts to stop,
@@ -280,10 +296,22 @@ static int dispatch(agg_http *h, struct MHD_Connection *conn, const char *url,
         const char *name = url[strlen(SLOS_PATH)] == '/' ? url + strlen(SLOS_PATH) + 1 : "";
         return agg__http_slos(h, conn, name[0] ? name : NULL, r);
     }
+    case AGG__HTTP_ROUTE_BURNDOWN: {
+        /* The NAME of /api/v1/slos/NAME/burndown; on_request bounded the path. */
+        char name[HTTP_PATH_MAX + 1];
+        const char *start = url + strlen(SLOS_PATH) + 1;
+        size_t n = strlen(start) - strlen(BURNDOWN_SUFFIX);
+        memcpy(name, start, n);
+        name[n] = '\0';
+        return agg__http_burndown(h, conn, name, r);
+    }
+    case AGG__HTTP_ROUTE_DASHBOARD:
+        return agg__http_dashboard(r);
     default:
         return agg__http_error(r, MHD_HTTP_NOT_FOUND, NULL,
-                               "no such path; the API serves /healthz, /metrics, "
-                               "/api/v1/query, /api/v1/slos and /api/v1/slos/NAME");
+                               "no such path; slic serves / (the dashboard), /healthz, /metrics, "
+                               "/api/v1/query, /api/v1/slos, /api/v1/slos/NAME and "
+                               "/api/v1/slos/NAME/burndown");
     }
 }
 

@@ -1,6 +1,7 @@
 /* The aggregator's HTTP side (libmicrohttpd): /healthz, /metrics in the Prometheus text format
- * 0.0.4, and a read-only JSON API (/api/v1/query answers exactly what `slic query --json` prints;
- * /api/v1/slos comes from hooks the SLO engine provides). Only GET and HEAD are served, on a
+ * 0.0.4, a read-only JSON API (/api/v1/query answers exactly what `slic query --json` prints;
+ * /api/v1/slos and /api/v1/slos/NAME/burndown come from hooks the SLO engine provides), and the
+ * dashboard page (/ and /dashboard), which draws from that API. Only GET and HEAD are served, on a
  * numeric address that is loopback unless the operator says otherwise: nothing here
  * authenticates, so exposing it is a deliberate act. Requests run on a small pool of threads,
  * concurrently with the writer and the nng server; every handler is read-only. */
@@ -57,6 +58,12 @@ struct agg_http_hooks {
      * (site NULL), and sets *status (200 when left alone; 404 for an unknown name). */
     int (*slos_json)(void *ctx, const char *name, const char *site, struct agg__buf *out,
                      int *status);
+    /* Appends the JSON of /api/v1/slos/NAME/burndown: the burn-down series of one SLO in one
+     * scope (site "*": across sites) with at most `points` points (already checked to be in
+     * AGG_SLO_BURNDOWN_POINTS_MIN..MAX, slo_burndown.h), and sets *status as slos_json does.
+     * NULL: every NAME is 404. */
+    int (*slo_burndown)(void *ctx, const char *name, const char *site, unsigned points,
+                        struct agg__buf *out, int *status);
     void *ctx;
 };
 

@@ -10,6 +10,7 @@
 #include "codec.h"
 #include "query.h"
 #include "reply_json.h"
+#include "slo_burndown.h"
 #include "timeutil.h"
 
 #include <errno.h>
@@ -355,21 +356,89 @@ int agg__http_query(agg_http *h, struct MHD_Connection *conn, struct agg__http_r
 
 /* ---- SLOs ---------------------------------------------------------------------------------- */
 
+/* The parameters of /api/v1/slos[/NAME] (site) and of /burndown (site, points). */
+struct slos_args {
+    struct query_args a; /* the error machinery, and site in value[P_SITE] */
+    bool burndown;
+    const char *points;
+};
+
+/* A site name, or "*", the engine's name for the across-sites scope. */
+static bool site_valid(const char *s)
+{
+    return strcmp(s, "*") == 0 || slic_name_valid(s);
+}
+
 static enum MHD_Result on_slos_arg(void *cls, enum MHD_ValueKind kind, const char *key,
                                    size_t key_size, const char *value, size_t value_size)
 {
     (void)kind, (void)key_size;
-    struct query_args *a = cls;
-    if (strcmp(key, "site") != 0)
-        bad(a, key, "unknown parameter '%.32s': expected site", key);
-    else if (a->value[P_SITE])
-        bad(a, "site", "site: given twice");
-    else if (!value || strlen(value) != value_size || !slic_name_valid(value))
-        bad(a, "site", "site: '%.64s' is not a name: expected 1..%d of [A-Za-z0-9_.:-]",
-            value ? value : "", SLIC_NAME_MAX);
+    struct slos_args *s = cls;
+    struct query_args *a = &s->a;
+    bool points = s->burndown && strcmp(key, "points") == 0;
+    const char **slot = points ? &s->points : &a->value[P_SITE];
+    if (!points && strcmp(key, "site") != 0)
+        bad(a, key, "unknown parameter '%.32s': expected site%s", key,
+            s->burndown ? " or points" : "");
+    else if (*slot)
+        bad(a, key, "%s: given twice", key);
+    else if (!value || strlen(value) != value_size)
+        bad(a, key, "%s: empty or contains a NUL byte", key);
+    else if (!points && !site_valid(value))
+        bad(a, "site",
+            "site: '%.64s' is not a name: expected 1..%d of [A-Za-z0-9_.:-], or * for across "
+            "sites",
+            value, SLIC_NAME_MAX);
     else
-        a->value[P_SITE] = value;
+        *slot = value;
     return a->bad_param ? MHD_NO : MHD_YES;
+}
+
+/* Collects and checks the parameters and the SLO name; false with a->bad_param set on the
+ * first problem. */
+static bool slos_args_collect(struct MHD_Connection *conn, const char *name, struct slos_args *s)
+{
+    struct query_args *a = &s->a;
+    MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, on_slos_arg, s);
+    if (a->bad_param)
+        return false;
+    if (name && !slic_name_valid(name))
+        return bad(a, "name", "'%.64s' is not an SLO name: expected 1..%d of [A-Za-z0-9_.:-]", name,
+                   SLIC_NAME_MAX);
+    return true;
+}
+
+/* points: a whole number of points in range; the default when absent. */
+static bool points_parse(struct slos_args *s, unsigned *out)
+{
+    *out = AGG_SLO_BURNDOWN_POINTS_DEFAULT;
+    if (!s->points)
+        return true;
+    size_t n = strlen(s->points);
+    unsigned long v = 0;
+    bool digits = n > 0 && n <= 4 && strspn(s->points, "0123456789") == n;
+    for (size_t i = 0; digits && i < n; i++)
+        v = v * 10 + (unsigned long)(s->points[i] - '0');
+    if (!digits || v < AGG_SLO_BURNDOWN_POINTS_MIN || v > AGG_SLO_BURNDOWN_POINTS_MAX)
+        return bad(&s->a, "points", "points: '%.64s' is not a whole number from %d to %d",
+                   s->points, AGG_SLO_BURNDOWN_POINTS_MIN, AGG_SLO_BURNDOWN_POINTS_MAX);
+    *out = (unsigned)v;
+    return true;
+}
+
+/* A hook's answer: its body and status, a 404 of our own when it says 404 without a body, a 500
+ * when it fails. */
+static int hook_answer(int rc, int status, const char *name, struct agg__http_reply *r)
+{
+    if (rc == SLIC_ENOMEM)
+        return rc;
+    if (rc)
+        return agg__http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
+                               "the SLO engine could not answer: %s", slic_strerror(rc));
+    r->status = (unsigned)status;
+    if (r->body.len == 0 && status == MHD_HTTP_NOT_FOUND)
+        return agg__http_error(r, MHD_HTTP_NOT_FOUND, NULL, "no SLO named '%s'", name);
+    return 0;
 }
 
 /* Asks the SLO hook; without one there are no SLOs. */
@@ -383,33 +452,43 @@ static int slos_answer(agg_http *h, const char *name, const char *site, struct a
     }
     int status = MHD_HTTP_OK;
     int rc = h->hooks.slos_json(h->hooks.ctx, name, site, &r->body, &status);
-    if (rc == SLIC_ENOMEM)
-        return rc;
-    if (rc)
-        return agg__http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
-                               "the SLO engine could not answer: %s", slic_strerror(rc));
-    r->status = (unsigned)status;
-    if (r->body.len == 0 && status == MHD_HTTP_NOT_FOUND)
-        return agg__http_error(r, MHD_HTTP_NOT_FOUND, NULL, "no SLO named '%s'", name);
-    return 0;
+    return hook_answer(rc, status, name, r);
 }
 
 int agg__http_slos(agg_http *h, struct MHD_Connection *conn, const char *name,
                    struct agg__http_reply *r)
 {
-    struct query_args *a = slic_calloc(1, sizeof *a);
-    if (!a)
+    struct slos_args *s = slic_calloc(1, sizeof *s);
+    if (!s)
         return SLIC_ENOMEM;
-    MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, on_slos_arg, a);
     int rc;
-    if (a->bad_param)
-        rc = agg__http_error(r, MHD_HTTP_BAD_REQUEST, a->bad_param, "%s", a->error);
-    else if (name && !slic_name_valid(name))
-        rc = agg__http_error(r, MHD_HTTP_BAD_REQUEST, "name",
-                             "'%.64s' is not an SLO name: expected 1..%d of [A-Za-z0-9_.:-]", name,
-                             SLIC_NAME_MAX);
+    if (!slos_args_collect(conn, name, s))
+        rc = agg__http_error(r, MHD_HTTP_BAD_REQUEST, s->a.bad_param, "%s", s->a.error);
     else
-        rc = slos_answer(h, name, a->value[P_SITE], r);
-    slic_free(a);
+        rc = slos_answer(h, name, s->a.value[P_SITE], r);
+    slic_free(s);
+    return rc;
+}
+
+int agg__http_burndown(agg_http *h, struct MHD_Connection *conn, const char *name,
+                       struct agg__http_reply *r)
+{
+    struct slos_args *s = slic_calloc(1, sizeof *s);
+    if (!s)
+        return SLIC_ENOMEM;
+    s->burndown = true;
+    unsigned points = 0;
+    int rc;
+    if (!slos_args_collect(conn, name, s) || !points_parse(s, &points)) {
+        rc = agg__http_error(r, MHD_HTTP_BAD_REQUEST, s->a.bad_param, "%s", s->a.error);
+    } else if (!h->hooks.slo_burndown) {
+        rc = agg__http_error(r, MHD_HTTP_NOT_FOUND, NULL, "no SLO named '%s'", name);
+    } else {
+        const char *site = s->a.value[P_SITE] ? s->a.value[P_SITE] : "*";
+        int status = MHD_HTTP_OK;
+        rc = h->hooks.slo_burndown(h->hooks.ctx, name, site, points, &r->body, &status);
+        rc = hook_answer(rc, status, name, r);
+    }
+    slic_free(s);
     return rc;
 }

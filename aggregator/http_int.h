@@ -1,6 +1,7 @@
 /* Internals shared by the HTTP side's files: http.c (daemon, routing, /healthz), http_api.c
- * (/api/v1/...) and http_prom.c (/metrics and the exposition format). Handlers fill a struct
- * agg__http_reply; http.c turns it into a libmicrohttpd response. */
+ * (/api/v1/...), http_prom.c (/metrics and the exposition format) and http_dashboard.c (the
+ * dashboard page). Handlers fill a struct agg__http_reply; http.c turns it into a
+ * libmicrohttpd response. */
 #ifndef SLIC_AGG_HTTP_INT_H
 #define SLIC_AGG_HTTP_INT_H
 
@@ -19,6 +20,8 @@ enum agg__http_route {
     AGG__HTTP_ROUTE_METRICS,
     AGG__HTTP_ROUTE_QUERY,
     AGG__HTTP_ROUTE_SLOS,
+    AGG__HTTP_ROUTE_BURNDOWN,
+    AGG__HTTP_ROUTE_DASHBOARD,
     AGG__HTTP_ROUTE_OTHER,
     AGG__HTTP_ROUTES
 };
@@ -50,6 +53,10 @@ struct agg__http_reply {
     unsigned status;
     const char *content_type;
     struct agg__buf body;
+    /* Headers beyond the defaults: NULL leaves Cache-Control at "no-store" and sends no
+     * Content-Security-Policy. */
+    const char *cache_control;
+    const char *csp;
 };
 
 /* Index of a status code in agg_http.requests, or -1 for one not counted. */
@@ -71,5 +78,16 @@ int agg__http_query(agg_http *h, struct MHD_Connection *conn, struct agg__http_r
 /* GET /api/v1/slos (name NULL) or /api/v1/slos/NAME. 0 or SLIC_ENOMEM. */
 int agg__http_slos(agg_http *h, struct MHD_Connection *conn, const char *name,
                    struct agg__http_reply *r);
+
+/* GET /api/v1/slos/NAME/burndown[?site=S&points=N]. 0 or SLIC_ENOMEM. */
+int agg__http_burndown(agg_http *h, struct MHD_Connection *conn, const char *name,
+                       struct agg__http_reply *r);
+
+/* GET / and /dashboard: the page, with its security headers. 0 or SLIC_ENOMEM. */
+int agg__http_dashboard(struct agg__http_reply *r);
+
+/* The page: aggregator/dashboard.html, which the Makefile embeds ($(O)/gen/dashboard_html.c). */
+extern const unsigned char agg__dashboard_html[];
+extern const size_t agg__dashboard_html_len;
 
 #endif

@@ -1,7 +1,9 @@
 /* slic-aggregator: arguments -> configuration -> store, writer, server -> wait for signals ->
  * drain and stop. Signals are blocked in every thread and taken here with sigtimedwait, so
  * SIGHUP (reload) and SIGTERM (drain) are handled in plain code, not in signal handlers. */
+#include "batch.h"
 #include "config.h"
+#include "hmac.h"
 #include "http.h"
 #include "log.h"
 #include "openslo.h"
@@ -12,6 +14,7 @@
 #include "stats.h"
 #include "store.h"
 #include "timeutil.h"
+#include "validate.h"
 #include "version.h"
 #include "writer.h"
 
@@ -36,6 +39,8 @@ struct args {
     const char *slo[MAX_SLO_ARGS];
     size_t n_slo;
     int check_config;
+    const char *secret_file;
+    const char *agent_key; /* --agent-key: print this agent's key and exit */
 };
 
 static void usage(FILE *to)
@@ -53,6 +58,9 @@ static void usage(FILE *to)
             "  --data-dir DIR    override `data_dir` (default ./slic-data)\n"
             "  --http ADDR       override `http.listen` (default 127.0.0.1:7711; \"\" disables)\n"
             "  --slo PATH        OpenSLO file or directory; repeatable; replaces `slo.paths`\n"
+            "  --secret-file F   override `auth.secret_file`: the secret agents' keys derive from\n"
+            "  --agent-key ID    print the key for agent_id ID (hex, for its auth.key_file), from\n"
+            "                    --secret-file or the configuration's auth.secret_file, and exit\n"
             "  --check-config    load and check the configuration, print it, and exit\n"
             "  --help            this text\n"
             "  --version         print the version\n"
@@ -64,12 +72,17 @@ static void usage(FILE *to)
 
 static int parse_args(int argc, char **argv, struct args *a)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},   {"listen", required_argument, NULL, 'l'},
-        {"data-dir", required_argument, NULL, 'd'}, {"http", required_argument, NULL, 't'},
-        {"slo", required_argument, NULL, 's'},      {"check-config", no_argument, NULL, 'k'},
-        {"help", no_argument, NULL, 'h'},           {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"listen", required_argument, NULL, 'l'},
+                                         {"data-dir", required_argument, NULL, 'd'},
+                                         {"http", required_argument, NULL, 't'},
+                                         {"slo", required_argument, NULL, 's'},
+                                         {"check-config", no_argument, NULL, 'k'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {"secret-file", required_argument, NULL, 'S'},
+                                         {"agent-key", required_argument, NULL, 'K'},
+                                         {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         switch (c) {
@@ -95,6 +108,12 @@ static int parse_args(int argc, char **argv, struct args *a)
             break;
         case 'k':
             a->check_config = 1;
+            break;
+        case 'S':
+            a->secret_file = optarg;
+            break;
+        case 'K':
+            a->agent_key = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -164,7 +183,47 @@ static int load_config(const struct args *a, struct agg_config *c, struct slic_e
         free(*field[i]);
         *field[i] = copy;
     }
+    /* The overrides may have changed what the file's own checks saw. */
+    if ((a->secret_file &&
+         (rc = agg_config_read_secret(c, a->secret_file, "--secret-file", err))) ||
+        (rc = agg_config_check_tls(c, err))) {
+        agg_config_fini(c);
+        return rc;
+    }
     return a->n_slo ? replace_slo_paths(c, a->slo, a->n_slo) : 0;
+}
+
+/* --agent-key: the one place a key is printed, on purpose, for provisioning one agent. */
+static int print_agent_key(const struct args *a)
+{
+    struct agg_config c = {0}; /* load_config leaves it so on failure: fini stays safe */
+    struct slic_errmsg err = {{0}};
+    uint8_t key[SLIC_HMAC_LEN];
+    char hex[SLIC_AGENT_KEY_HEX_LEN + 1];
+    if (!slic_name_valid(a->agent_key)) {
+        fprintf(stderr,
+                "slic-aggregator: --agent-key: '%s' is not an agent_id: expected 1..%d "
+                "characters of [A-Za-z0-9_.:-]\n",
+                a->agent_key, SLIC_NAME_MAX);
+        return 2;
+    }
+    int rc = load_config(a, &c, &err);
+    if (rc == 0 && !c.auth_secret)
+        rc = slic_errmsg_set(&err, SLIC_ECONFIG,
+                             "--agent-key needs the secret: --secret-file FILE, or --config "
+                             "FILE with auth.secret_file");
+    if (rc == 0)
+        rc = slic_agent_key_derive(c.auth_secret, c.auth_secret_len, a->agent_key, key);
+    if (rc == 0) {
+        slic_hex_encode(key, sizeof key, hex);
+        printf("%s\n", hex);
+        slic_wipe(hex, sizeof hex);
+        slic_wipe(key, sizeof key);
+    } else {
+        fprintf(stderr, "slic-aggregator: %s\n", err.text[0] ? err.text : slic_strerror(rc));
+    }
+    agg_config_fini(&c);
+    return rc ? 1 : 0;
 }
 
 static void print_config(const struct agg_config *c)
@@ -186,6 +245,15 @@ static void print_config(const struct agg_config *c)
     for (size_t i = 0; i < c->n_slo_paths; i++)
         printf("%s%s", i ? ", " : "", c->slo_paths[i]);
     printf(", evaluated every %gs\n", c->slo_evaluate_interval);
+    if (c->tls_cert_file)
+        printf("  tls               cert %s, key %s; client certificates required, signed by "
+               "%s\n",
+               c->tls_cert_file, c->tls_key_file, c->tls_client_ca_file);
+    if (c->auth_secret)
+        printf("  auth              agents' keys derive from the secret in %s (%zu bytes); "
+               "unsigned batches %s\n",
+               c->auth_secret_file, c->auth_secret_len,
+               c->auth_require_signed ? "refused" : "ACCEPTED (require_signed_batches: false)");
 }
 
 /* ---- SLOs ---- */
@@ -247,6 +315,7 @@ static void server_options(const struct agg_config *c, struct agg_server_options
 struct daemon {
     struct agg_config cfg;
     struct agg_stats stats;
+    agg_auth *auth;
     agg_store *store;
     agg_writer *writer;
     agg_server *server;
@@ -261,8 +330,7 @@ static void push_alerts(void *ctx, const struct agg_slo_engine_alert *alerts, si
     agg_alertpush *push = ctx;
     struct agg_alertpush_alert *v = slic_calloc(n + 1, sizeof *v);
     if (!v) {
-        SLIC_ERROR("main", "out of memory handing %zu alerts to the pusher; next cycle retries",
-                   n);
+        SLIC_ERROR("main", "out of memory handing %zu alerts to the pusher; next cycle retries", n);
         return;
     }
     for (size_t i = 0; i < n; i++) {
@@ -278,8 +346,8 @@ static void push_alerts(void *ctx, const struct agg_slo_engine_alert *alerts, si
             .threshold = a->burn_rate,
             .budget_remaining = a->budget_remaining,
             .runbook_url = a->runbook_url,
-            .state = a->state == AGG_SLO_ALERT_FIRING ? AGG_ALERTPUSH_FIRING
-                                                      : AGG_ALERTPUSH_RESOLVED,
+            .state =
+                a->state == AGG_SLO_ALERT_FIRING ? AGG_ALERTPUSH_FIRING : AGG_ALERTPUSH_RESOLVED,
             .starts_at = a->fired_at,
             .ends_at = a->resolved_at,
         };
@@ -296,8 +364,8 @@ static int start_alertpush(struct daemon *d, struct slic_errmsg *err)
         return 0;
     struct agg_alertpush_target targets[8];
     for (size_t i = 0; i < d->cfg.n_alertmanagers; i++)
-        targets[i] = (struct agg_alertpush_target){AGG_ALERTPUSH_ALERTMANAGER,
-                                                   d->cfg.alertmanagers[i]};
+        targets[i] =
+            (struct agg_alertpush_target){AGG_ALERTPUSH_ALERTMANAGER, d->cfg.alertmanagers[i]};
     for (size_t i = 0; i < d->cfg.n_webhooks; i++)
         targets[d->cfg.n_alertmanagers + i] =
             (struct agg_alertpush_target){AGG_ALERTPUSH_WEBHOOK, d->cfg.webhooks[i]};
@@ -307,6 +375,27 @@ static int start_alertpush(struct daemon *d, struct slic_errmsg *err)
     o.n_targets = n;
     o.resend_interval_s = d->cfg.alert_resend_interval;
     return agg_alertpush_create(&o, &d->push, err);
+}
+
+/* Who may connect and send (TLS files, batch-signing secret), installed for the server to
+ * take when it is created (see agg_auth_install). */
+static int auth_start(struct daemon *d, struct slic_errmsg *err)
+{
+    struct agg_auth_options ao = {
+        .tls_cert_file = d->cfg.tls_cert_file,
+        .tls_key_file = d->cfg.tls_key_file,
+        .tls_client_ca_file = d->cfg.tls_client_ca_file,
+        .secret = d->cfg.auth_secret,
+        .secret_len = d->cfg.auth_secret_len,
+        .require_signed = d->cfg.auth_require_signed,
+    };
+    int rc = agg_auth_create(&ao, &d->auth, err);
+    if (rc == 0)
+        agg_auth_install(d->auth);
+    if (rc == 0 && !d->cfg.auth_secret)
+        SLIC_WARN("main", "no auth.secret_file: batches are not signed, so any peer that can "
+                          "connect may send data as any agent_id");
+    return rc;
 }
 
 /* Takes set. */
@@ -347,7 +436,8 @@ static int daemon_start(struct daemon *d, struct agg_slo_set *set, struct slic_e
     struct agg_server_options o;
     server_options(&d->cfg, &o);
     o.slo = d->slo;
-    if ((rc = agg_server_create(&o, d->store, d->writer, &d->stats, &d->server, err)) != 0)
+    if ((rc = auth_start(d, err)) != 0 ||
+        (rc = agg_server_create(&o, d->store, d->writer, &d->stats, &d->server, err)) != 0)
         return rc;
     if (d->cfg.http_listen[0]) {
         struct agg_http_options ho;
@@ -374,6 +464,8 @@ static void daemon_stop(struct daemon *d)
     agg_writer_destroy(d->writer);
     agg_http_destroy(d->http);
     agg_server_destroy(d->server);
+    agg_auth_install(NULL);
+    agg_auth_destroy(d->auth);
     agg_slo_engine_destroy(d->slo);
     agg_alertpush_destroy(d->push); /* after the engine, which calls it */
     agg_store_close(d->store);
@@ -400,6 +492,22 @@ static void reload_slos(struct daemon *d, const struct agg_config *fresh)
                    err.text[0] ? err.text : slic_strerror(rc));
 }
 
+static bool same_path(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* True when the tls: or auth: settings differ (the secret compared by value, not by path). */
+static bool security_changed(const struct agg_config *a, const struct agg_config *b)
+{
+    return !same_path(a->tls_cert_file, b->tls_cert_file) ||
+           !same_path(a->tls_key_file, b->tls_key_file) ||
+           !same_path(a->tls_client_ca_file, b->tls_client_ca_file) ||
+           a->auth_require_signed != b->auth_require_signed ||
+           a->auth_secret_len != b->auth_secret_len ||
+           (a->auth_secret && !slic_equal_ct(a->auth_secret, b->auth_secret, a->auth_secret_len));
+}
+
 static void reload(struct daemon *d, const struct args *a)
 {
     struct agg_config fresh;
@@ -413,6 +521,8 @@ static void reload(struct daemon *d, const struct args *a)
     if (strcmp(fresh.listen, d->cfg.listen) != 0 || strcmp(fresh.data_dir, d->cfg.data_dir) != 0 ||
         strcmp(fresh.http_listen, d->cfg.http_listen) != 0)
         SLIC_WARN("main", "listen, data_dir and http changes take effect only after a restart");
+    if (security_changed(&fresh, &d->cfg))
+        SLIC_WARN("main", "tls: and auth: changes take effect only after a restart");
     slic_log_set_level(fresh.log_level);
     struct agg_server_options o;
     server_options(&fresh, &o);
@@ -422,14 +532,14 @@ static void reload(struct daemon *d, const struct args *a)
     agg_config_fini(&fresh);
 }
 
-static void log_totals(const struct agg_stats *s)
+static void log_totals(const struct agg_stats *s, uint64_t refused)
 {
     SLIC_INFO("main",
-              "stopped cleanly: %llu batches accepted, %llu duplicate, %llu rejected, %llu told "
-              "to retry; %llu queries",
+              "stopped cleanly: %llu batches accepted, %llu duplicate, %llu rejected (%llu of "
+              "them unsigned or wrongly signed), %llu told to retry; %llu queries",
               (unsigned long long)s->batches_accepted, (unsigned long long)s->batches_duplicate,
-              (unsigned long long)s->batches_rejected, (unsigned long long)s->batches_retry,
-              (unsigned long long)s->queries);
+              (unsigned long long)s->batches_rejected, (unsigned long long)refused,
+              (unsigned long long)s->batches_retry, (unsigned long long)s->queries);
 }
 
 static int serve(struct daemon *d, const struct args *a, const sigset_t *sigs)
@@ -457,6 +567,8 @@ int main(int argc, char **argv)
     int rc = parse_args(argc, argv, &a);
     if (rc)
         return rc;
+    if (a.agent_key)
+        return print_agent_key(&a);
     struct daemon d = {0};
     struct slic_errmsg err = {{0}};
     if ((rc = load_config(&a, &d.cfg, &err)) != 0) {
@@ -500,7 +612,8 @@ int main(int argc, char **argv)
     rc = serve(&d, &a, &sigs);
     struct agg_stats totals;
     memcpy(&totals, &d.stats, sizeof totals);
+    uint64_t refused = agg_auth_refused(d.auth);
     daemon_stop(&d);
-    log_totals(&totals);
+    log_totals(&totals, refused);
     return rc;
 }

@@ -1,14 +1,16 @@
-/* Answers operators' queries from the store. A Query comes from the network, so every field is
- * checked before use and a bad one becomes a BAD_QUERY reply naming it. The Reply is not a
- * protobuf-c unpacked message: it is the first member of a struct reply_box that also owns
- * everything the reply's pointers borrow (the merged sketch whose bucket array the reply's
- * Sketch points at, the store's series and agent lists whose strings it points at), so one
- * agg_query_reply_free releases it all. No global state: any thread may answer queries. */
+/* Answers operators' queries from the store and the SLO engine. A Query comes from the network,
+ * so every field is checked before use and a bad one becomes a BAD_QUERY reply naming it. The
+ * Reply is not a protobuf-c unpacked message: it is the first member of a struct reply_box that
+ * also owns everything the reply's pointers borrow (the merged sketch whose bucket array the
+ * reply's Sketch points at, the store's series and agent lists whose strings it points at, the
+ * SLO engine's reply whose SLOs it shows), so one agg_query_reply_free releases it all. No
+ * global state: any thread may answer queries. */
 #include "query.h"
 
 #include "alloc.h"
 #include "batch.h"
 #include "codec.h"
+#include "codec_batch.h"
 #include "log.h"
 #include "timeutil.h"
 
@@ -27,6 +29,8 @@
 #define QUERY_DEFAULT_RANGE 3600
 /* How much of an untrusted string an error message quotes. */
 #define QUERY_QUOTE_MAX 64
+/* What a Response adds around its Reply: a tag and a length, at most 6 bytes. */
+#define RESPONSE_ENVELOPE_MAX 16
 
 struct reply_box {
     Slic__Reply reply; /* what callers see; agg_query_reply_free finds the box from it */
@@ -52,6 +56,9 @@ struct reply_box {
     struct agg_agent_info *agents_raw;
     Slic__AgentInfo *agents;
     Slic__AgentInfo **agent_ptrs;
+
+    /* Kind SLOS: the engine's reply, whose status, error and SLOs this one shows. */
+    Slic__Reply *slo_reply;
 };
 
 static struct reply_box *box_of(Slic__Reply *reply)
@@ -109,11 +116,12 @@ static bool check_header(const Slic__Query *q, struct reply_box *b)
                           q->schema_version, CODEC_SCHEMA_VERSION);
     if (!q->has_kind || q->kind == SLIC__QUERY__KIND__KIND_UNSPECIFIED)
         return reply_fail(b, SLIC__REPLY__STATUS__BAD_QUERY,
-                          "kind: absent; expected SLI, SERIES or AGENTS");
+                          "kind: absent; expected SLI, SERIES, AGENTS or SLOS");
     if (q->kind != SLIC__QUERY__KIND__SLI && q->kind != SLIC__QUERY__KIND__SERIES &&
-        q->kind != SLIC__QUERY__KIND__AGENTS)
+        q->kind != SLIC__QUERY__KIND__AGENTS && q->kind != SLIC__QUERY__KIND__SLOS)
         return reply_fail(b, SLIC__REPLY__STATUS__BAD_QUERY,
-                          "kind: unknown value %d; expected SLI, SERIES or AGENTS", (int)q->kind);
+                          "kind: unknown value %d; expected SLI, SERIES, AGENTS or SLOS",
+                          (int)q->kind);
     return true;
 }
 
@@ -480,9 +488,56 @@ static int answer_agents(agg_store *st, struct reply_box *b)
     return 0;
 }
 
+/* ---- SLOS --------------------------------------------------------------------------------- */
+
+static int answer_slos(agg_slo_engine *slo, const Slic__Query *q, struct reply_box *b)
+{
+    if (!check_name("slo", q->slo, false, b))
+        return 0;
+    /* "*" names the across-sites scope; it is never part of a site name. */
+    bool all_sites = q->site && strcmp(q->site, AGG_SLO_ENGINE_ALL_SITES) == 0;
+    if (!all_sites && !check_name("site", q->site, false, b))
+        return 0;
+    int rc = agg_slo_engine_reply(slo, q->slo, q->site, &b->slo_reply);
+    if (rc)
+        return rc;
+    const Slic__Reply *r = b->slo_reply;
+    b->reply.status = r->status;
+    b->reply.error = r->error;
+    b->reply.n_slos = r->n_slos;
+    b->reply.slos = r->slos;
+    return 0;
+}
+
 /* ---- entry points -------------------------------------------------------------------------- */
 
+/* A reply larger than a client accepts would be dropped by it with a less useful message; this
+ * one says what to do instead. */
+static void check_size(struct reply_box *b)
+{
+    size_t size = slic__reply__get_packed_size(&b->reply);
+    if (size <= CODEC_MAX_REPLY_BYTES - RESPONSE_ENVELOPE_MAX)
+        return;
+    b->reply.sli = NULL;
+    b->reply.n_series = b->reply.n_agents = b->reply.n_slos = 0;
+    b->reply.series = NULL;
+    b->reply.agents = NULL;
+    b->reply.slos = NULL;
+    SLIC_WARN("query", "a %zu-byte answer is over the %u-byte reply limit; refused", size,
+              CODEC_MAX_REPLY_BYTES);
+    reply_fail(b, SLIC__REPLY__STATUS__INTERNAL,
+               "the answer is %zu bytes, more than the %u a reply may carry: ask for less (one "
+               "SLO, one site)",
+               size, CODEC_MAX_REPLY_BYTES);
+}
+
 int agg_query_answer(agg_store *store, const Slic__Query *q, int64_t now, Slic__Reply **out)
+{
+    return agg_query_answer_all(store, NULL, q, now, out);
+}
+
+int agg_query_answer_all(agg_store *store, agg_slo_engine *slo, const Slic__Query *q, int64_t now,
+                         Slic__Reply **out)
 {
     assert(store && q && out);
     struct reply_box *b = slic_calloc(1, sizeof *b);
@@ -502,6 +557,9 @@ int agg_query_answer(agg_store *store, const Slic__Query *q, int64_t now, Slic__
         case SLIC__QUERY__KIND__SERIES:
             rc = answer_series(store, b);
             break;
+        case SLIC__QUERY__KIND__SLOS:
+            rc = answer_slos(slo, q, b);
+            break;
         default:
             rc = answer_agents(store, b);
             break;
@@ -511,6 +569,7 @@ int agg_query_answer(agg_store *store, const Slic__Query *q, int64_t now, Slic__
         agg_query_reply_free(&b->reply);
         return rc;
     }
+    check_size(b);
     *out = &b->reply;
     return 0;
 }
@@ -528,5 +587,6 @@ void agg_query_reply_free(Slic__Reply *reply)
     slic_free(b->agents_raw);
     slic_free(b->agents);
     slic_free(b->agent_ptrs);
+    agg_slo_engine_reply_free(b->slo_reply);
     slic_free(b);
 }

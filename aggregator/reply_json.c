@@ -132,22 +132,16 @@ static double ratio(uint64_t part, uint64_t whole)
     return whole ? (double)part / (double)whole : NAN;
 }
 
-/* ---- the writer ---------------------------------------------------------------------------- */
+/* ---- the writer (reply_json.h) ------------------------------------------------------------- */
 
-struct jw {
-    struct agg__buf *out;
-    bool comma; /* a value precedes at this level: the next one needs a comma */
-    int rc;     /* the first failure; once set, nothing more is written */
-};
-
-static void jw_put(struct jw *w, const char *s)
+static void jw_put(struct agg__jw *w, const char *s)
 {
     if (w->rc == 0)
         w->rc = agg__buf_puts(w->out, s);
 }
 
 /* Value writers take the key of the value in an object, or NULL for an element of an array. */
-static void jw_begin(struct jw *w, const char *key)
+static void jw_begin(struct agg__jw *w, const char *key)
 {
     if (w->comma)
         jw_put(w, ",");
@@ -159,30 +153,29 @@ static void jw_begin(struct jw *w, const char *key)
     }
 }
 
-static void jw_open(struct jw *w, const char *key, const char *bracket)
+void agg__jw_open(struct agg__jw *w, const char *key, const char *bracket)
 {
     jw_begin(w, key);
     jw_put(w, bracket);
 }
 
-static void jw_close(struct jw *w, const char *bracket)
+void agg__jw_close(struct agg__jw *w, const char *bracket)
 {
     jw_put(w, bracket);
     w->comma = true;
 }
 
-/* A value already in JSON form, or null when text is NULL. */
-static void jw_raw(struct jw *w, const char *key, const char *text)
+void agg__jw_raw(struct agg__jw *w, const char *key, const char *text)
 {
     jw_begin(w, key);
     jw_put(w, text ? text : "null");
     w->comma = true;
 }
 
-static void jw_str(struct jw *w, const char *key, const char *s)
+void agg__jw_str(struct agg__jw *w, const char *key, const char *s)
 {
     if (!s) {
-        jw_raw(w, key, NULL);
+        agg__jw_raw(w, key, NULL);
         return;
     }
     jw_begin(w, key);
@@ -191,45 +184,44 @@ static void jw_str(struct jw *w, const char *key, const char *s)
     w->comma = true;
 }
 
-static void jw_num(struct jw *w, const char *key, bool has, double d)
+void agg__jw_num(struct agg__jw *w, const char *key, bool has, double d)
 {
     char buf[40];
     if (has && isfinite(d))
         fmt_double(d, buf, sizeof buf);
-    jw_raw(w, key, has && isfinite(d) ? buf : NULL);
+    agg__jw_raw(w, key, has && isfinite(d) ? buf : NULL);
 }
 
-static void jw_u64(struct jw *w, const char *key, bool has, uint64_t v)
+void agg__jw_u64(struct agg__jw *w, const char *key, bool has, uint64_t v)
 {
     char buf[24];
     snprintf(buf, sizeof buf, "%" PRIu64, v);
-    jw_raw(w, key, has ? buf : NULL);
+    agg__jw_raw(w, key, has ? buf : NULL);
 }
 
-static void jw_i64(struct jw *w, const char *key, bool has, int64_t v)
+static void jw_i64(struct agg__jw *w, const char *key, bool has, int64_t v)
 {
     char buf[24];
     snprintf(buf, sizeof buf, "%" PRId64, v);
-    jw_raw(w, key, has ? buf : NULL);
+    agg__jw_raw(w, key, has ? buf : NULL);
 }
 
-static void jw_bool(struct jw *w, const char *key, bool v)
+void agg__jw_bool(struct agg__jw *w, const char *key, bool v)
 {
-    jw_raw(w, key, v ? "true" : "false");
+    agg__jw_raw(w, key, v ? "true" : "false");
 }
 
 /* A time as RFC 3339 under `key` and as Unix seconds under `key`_unix. */
-static void jw_time(struct jw *w, const char *key, bool has, int64_t t)
+static void jw_time(struct agg__jw *w, const char *key, bool has, int64_t t)
 {
     char buf[SLIC_RFC3339_LEN], unix_key[64];
     bool ok = has && slic_rfc3339_format(t, buf, sizeof buf) == 0;
-    jw_str(w, key, ok ? buf : NULL);
+    agg__jw_str(w, key, ok ? buf : NULL);
     snprintf(unix_key, sizeof unix_key, "%s_unix", key);
     jw_i64(w, unix_key, has, t);
 }
 
-/* Every document ends with a newline, so `slic ... --json` output and HTTP bodies are lines. */
-static int jw_end(struct jw *w)
+int agg__jw_end(struct agg__jw *w)
 {
     jw_put(w, "\n");
     return w->rc;
@@ -237,98 +229,98 @@ static int jw_end(struct jw *w)
 
 /* ---- slic query ---------------------------------------------------------------------------- */
 
-static void sli_thresholds(struct jw *w, const Slic__SliResult *s)
+static void sli_thresholds(struct agg__jw *w, const Slic__SliResult *s)
 {
     char key[40];
-    jw_open(w, "under_threshold", "{");
+    agg__jw_open(w, "under_threshold", "{");
     for (size_t i = 0; i < s->n_thresholds; i++) {
         const Slic__ThresholdFraction *f = s->thresholds[i];
         fmt_double(f->threshold, key, sizeof key);
-        jw_open(w, key, "{");
-        jw_num(w, "lower", f->has_count_lower, ratio(f->count_lower, s->count));
-        jw_num(w, "upper", f->has_count_upper, ratio(f->count_upper, s->count));
-        jw_u64(w, "count_lower", f->has_count_lower, f->count_lower);
-        jw_u64(w, "count_upper", f->has_count_upper, f->count_upper);
-        jw_bool(w, "exact", f->has_exact && f->exact);
-        jw_close(w, "}");
+        agg__jw_open(w, key, "{");
+        agg__jw_num(w, "lower", f->has_count_lower, ratio(f->count_lower, s->count));
+        agg__jw_num(w, "upper", f->has_count_upper, ratio(f->count_upper, s->count));
+        agg__jw_u64(w, "count_lower", f->has_count_lower, f->count_lower);
+        agg__jw_u64(w, "count_upper", f->has_count_upper, f->count_upper);
+        agg__jw_bool(w, "exact", f->has_exact && f->exact);
+        agg__jw_close(w, "}");
     }
-    jw_close(w, "}");
+    agg__jw_close(w, "}");
 }
 
 int agg_reply_json_sli(struct agg__buf *out, const Slic__SliResult *s,
                        const struct agg_reply_scope *sc)
 {
-    struct jw w = {out, false, 0};
+    struct agg__jw w = {out, false, 0};
     bool any = s->count > 0; /* min, max and mean of no events are null, not 0 */
     char key[40];
-    jw_open(&w, NULL, "{");
-    jw_str(&w, "sli", s->sli);
-    jw_str(&w, "site", sc->site);
-    jw_str(&w, "node", sc->node);
-    jw_open(&w, "labels", "{");
+    agg__jw_open(&w, NULL, "{");
+    agg__jw_str(&w, "sli", s->sli);
+    agg__jw_str(&w, "site", sc->site);
+    agg__jw_str(&w, "node", sc->node);
+    agg__jw_open(&w, "labels", "{");
     for (size_t i = 0; i < sc->n_labels; i++)
-        jw_str(&w, sc->labels[i].key, sc->labels[i].value);
-    jw_close(&w, "}");
+        agg__jw_str(&w, sc->labels[i].key, sc->labels[i].value);
+    agg__jw_close(&w, "}");
     jw_time(&w, "from", s->has_from, s->from);
     jw_time(&w, "to", s->has_to, s->to);
-    jw_u64(&w, "resolution_seconds", s->has_resolution_seconds, s->resolution_seconds);
-    jw_u64(&w, "count", true, s->count);
-    jw_u64(&w, "good", true, s->good);
-    jw_num(&w, "good_ratio", any, ratio(s->good, s->count));
-    jw_num(&w, "sum", true, s->sum);
-    jw_num(&w, "min", any && s->has_min, s->min);
-    jw_num(&w, "max", any && s->has_max, s->max);
-    jw_num(&w, "mean", any, s->sum / (double)s->count);
-    jw_open(&w, "quantiles", "{");
+    agg__jw_u64(&w, "resolution_seconds", s->has_resolution_seconds, s->resolution_seconds);
+    agg__jw_u64(&w, "count", true, s->count);
+    agg__jw_u64(&w, "good", true, s->good);
+    agg__jw_num(&w, "good_ratio", any, ratio(s->good, s->count));
+    agg__jw_num(&w, "sum", true, s->sum);
+    agg__jw_num(&w, "min", any && s->has_min, s->min);
+    agg__jw_num(&w, "max", any && s->has_max, s->max);
+    agg__jw_num(&w, "mean", any, s->sum / (double)s->count);
+    agg__jw_open(&w, "quantiles", "{");
     for (size_t i = 0; i < s->n_quantiles; i++) {
         fmt_double(s->quantiles[i]->q, key, sizeof key);
-        jw_num(&w, key, s->quantiles[i]->has_value, s->quantiles[i]->value);
+        agg__jw_num(&w, key, s->quantiles[i]->has_value, s->quantiles[i]->value);
     }
-    jw_close(&w, "}");
+    agg__jw_close(&w, "}");
     if (s->n_thresholds > 0)
         sli_thresholds(&w, s);
-    jw_bool(&w, "sketch_collapsed",
-            s->latency && s->latency->has_collapsed && s->latency->collapsed);
-    jw_close(&w, "}");
-    return jw_end(&w);
+    agg__jw_bool(&w, "sketch_collapsed",
+                 s->latency && s->latency->has_collapsed && s->latency->collapsed);
+    agg__jw_close(&w, "}");
+    return agg__jw_end(&w);
 }
 
 /* ---- slic series and agents ---------------------------------------------------------------- */
 
 int agg_reply_json_series(struct agg__buf *out, Slic__SeriesInfo *const *series, size_t n)
 {
-    struct jw w = {out, false, 0};
-    jw_open(&w, NULL, "[");
+    struct agg__jw w = {out, false, 0};
+    agg__jw_open(&w, NULL, "[");
     for (size_t i = 0; i < n; i++) {
         const Slic__SeriesInfo *s = series[i];
-        jw_open(&w, NULL, "{");
-        jw_str(&w, "sli", s->sli);
-        jw_open(&w, "sites", "[");
+        agg__jw_open(&w, NULL, "{");
+        agg__jw_str(&w, "sli", s->sli);
+        agg__jw_open(&w, "sites", "[");
         for (size_t k = 0; k < s->n_sites; k++)
-            jw_str(&w, NULL, s->sites[k]);
-        jw_close(&w, "]");
+            agg__jw_str(&w, NULL, s->sites[k]);
+        agg__jw_close(&w, "]");
         jw_time(&w, "last_data", s->has_last_data, s->last_data);
-        jw_close(&w, "}");
+        agg__jw_close(&w, "}");
     }
-    jw_close(&w, "]");
-    return jw_end(&w);
+    agg__jw_close(&w, "]");
+    return agg__jw_end(&w);
 }
 
 int agg_reply_json_agents(struct agg__buf *out, Slic__AgentInfo *const *agents, size_t n)
 {
-    struct jw w = {out, false, 0};
-    jw_open(&w, NULL, "[");
+    struct agg__jw w = {out, false, 0};
+    agg__jw_open(&w, NULL, "[");
     for (size_t i = 0; i < n; i++) {
         const Slic__AgentInfo *a = agents[i];
-        jw_open(&w, NULL, "{");
-        jw_str(&w, "agent_id", a->agent_id);
-        jw_str(&w, "site", a->site);
-        jw_str(&w, "node", a->node);
-        jw_u64(&w, "epoch", a->has_epoch, a->epoch);
-        jw_u64(&w, "last_seq", a->has_last_seq, a->last_seq);
+        agg__jw_open(&w, NULL, "{");
+        agg__jw_str(&w, "agent_id", a->agent_id);
+        agg__jw_str(&w, "site", a->site);
+        agg__jw_str(&w, "node", a->node);
+        agg__jw_u64(&w, "epoch", a->has_epoch, a->epoch);
+        agg__jw_u64(&w, "last_seq", a->has_last_seq, a->last_seq);
         jw_time(&w, "last_seen", a->has_last_seen, a->last_seen);
-        jw_close(&w, "}");
+        agg__jw_close(&w, "}");
     }
-    jw_close(&w, "]");
-    return jw_end(&w);
+    agg__jw_close(&w, "]");
+    return agg__jw_end(&w);
 }

@@ -11,7 +11,9 @@
 #include "record.h"
 #include "slic.pb-c.h"
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* What the operator asked for, echoed beside the result (the reply names only the SLI). Strings
  * are borrowed; NULL site or node: not asked. */
@@ -38,6 +40,32 @@ size_t agg__utf8_len(const unsigned char *s);
  * \u00XX, invalid UTF-8 as \ufffd. 0 or SLIC_ENOMEM. */
 int agg_json_string(struct agg__buf *out, const char *s);
 
+/* A JSON writer appending to a buffer: it puts the commas between values and keeps the first
+ * failure, after which nothing more is written, so rendering code reads as a list of fields and
+ * checks once, at the end. Start with {.out = buffer}. Value writers take the key of the value
+ * in an object, or NULL for an element of an array. */
+struct agg__jw {
+    struct agg__buf *out;
+    bool comma; /* a value precedes at this level: the next one needs a comma */
+    int rc;     /* the first failure; once set, nothing more is written */
+};
+
+/* Opens an object or array ("{" or "["); agg__jw_close closes it ("}" or "]"). */
+void agg__jw_open(struct agg__jw *w, const char *key, const char *bracket);
+void agg__jw_close(struct agg__jw *w, const char *bracket);
+/* A value already in JSON form, or null when text is NULL. */
+void agg__jw_raw(struct agg__jw *w, const char *key, const char *text);
+/* A string (escaped as agg_json_string does), or null when s is NULL. */
+void agg__jw_str(struct agg__jw *w, const char *key, const char *s);
+/* A number in the shortest text that reads back as the same double; null when !has or when d
+ * is NaN or infinite, which JSON cannot carry. */
+void agg__jw_num(struct agg__jw *w, const char *key, bool has, double d);
+void agg__jw_u64(struct agg__jw *w, const char *key, bool has, uint64_t v);
+void agg__jw_bool(struct agg__jw *w, const char *key, bool v);
+/* Ends the document with a newline, so `slic ... --json` output and HTTP bodies are lines.
+ * Returns the first failure (SLIC_ENOMEM) or 0. */
+int agg__jw_end(struct agg__jw *w);
+
 /* One object, then a newline: sli, site, node, labels (from scope), from, to (RFC 3339 and
  * *_unix), resolution_seconds, count, good, good_ratio, sum, min, max, mean (seconds; null when
  * there are no events), quantiles {"Q": seconds}, under_threshold {"SECONDS": {lower, upper,
@@ -52,5 +80,22 @@ int agg_reply_json_series(struct agg__buf *out, Slic__SeriesInfo *const *series,
 /* An array of {agent_id, site, node, epoch, last_seq, last_seen, last_seen_unix}, then a
  * newline. */
 int agg_reply_json_agents(struct agg__buf *out, Slic__AgentInfo *const *agents, size_t n);
+
+/* slic slo show and GET /api/v1/slos/NAME: one SLO object, then a newline. Its definition (name,
+ * display_name, description, service, sli, labels, site_patterns, indicator, op,
+ * threshold_seconds, target, budgeting, timeslice_target, timeslice_window_seconds,
+ * min_events, runbook_url, file, line), window {kind, length, time_zone (calendar), from, to,
+ * period_start, period_end}, the numbers of slo->scope at the top level (site, evaluated,
+ * evaluated_at, error, value, value_upper, exact, events {total, good_lower, good_upper},
+ * slices {complete, in_period, empty, bad_lower, bad_upper} (sliced budgeting), error_budget,
+ * consumed, consumed_lower, remaining, time_to_exhaustion_seconds, burn_rates {"5m": rate, ...},
+ * alerts [{severity, long_window, short_window, burn_rate_threshold, state, since, burn_long,
+ * burn_short, firings}]) and, when with_sites, "sites": the same numbers for each site. Times are
+ * RFC 3339 and durations like "5m" or "4w". 0 or SLIC_ENOMEM. */
+int agg_reply_json_slo(struct agg__buf *out, const Slic__SloInfo *slo, bool with_sites);
+
+/* slic slo list and GET /api/v1/slos: an array of the objects above, then a newline. */
+int agg_reply_json_slos(struct agg__buf *out, Slic__SloInfo *const *slos, size_t n,
+                        bool with_sites);
 
 #endif

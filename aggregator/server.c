@@ -7,6 +7,7 @@
 
 #include "alloc.h"
 #include "codec_batch.h"
+#include "hmac.h"
 #include "log.h"
 #include "query.h"
 #include "ratelimit.h"
@@ -15,12 +16,17 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
+#include <nng/supplemental/tls/tls.h>
 
+#include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+
+/* Largest certificate, key or CA file read for TLS. */
+#define TLS_FILE_MAX (1u << 20)
 
 enum ctx_state { CTX_RECV, CTX_WRITE, CTX_SEND };
 
@@ -35,6 +41,10 @@ struct server_ctx {
      * consume its seq (or the agent's seqs could never become contiguous again), and is then
      * answered REJECTED with this reason. */
     char reject_reason[SLIC_ACK_REASON_MAX];
+    /* The connection the request came on (for logs), and the agent_id its signature was
+     * checked for, which the decoded batch must carry. */
+    nng_pipe pipe;
+    char signed_by[SLIC_NAME_MAX + 1];
 };
 
 struct agg_server {
@@ -43,6 +53,8 @@ struct agg_server {
     agg_writer *writer;
     struct agg_stats *stats;
     agg_ratelimit *reject_log;
+    /* TLS material and batch signing (validate.h); NULL: neither. Borrowed. */
+    agg_auth *auth;
     nng_socket sock;
     bool sock_open;
     struct server_ctx *ctxs;
@@ -82,8 +94,7 @@ static void ctx_send(struct server_ctx *c, uint8_t *buf, size_t len)
     if (nng_msg_alloc(&msg, 0) != 0 || nng_msg_append(msg, buf, len) != 0) {
         nng_msg_free(msg);
         slic_free(buf);
-        SLIC_ERROR("server", "out of memory building a %zu-byte reply; the client will retry",
-                   len);
+        SLIC_ERROR("server", "out of memory building a %zu-byte reply; the client will retry", len);
         atomic_fetch_sub(&c->srv->busy, 1);
         ctx_recv(c);
         return;
@@ -94,8 +105,9 @@ static void ctx_send(struct server_ctx *c, uint8_t *buf, size_t len)
     nng_ctx_send(c->ctx, c->aio);
 }
 
-static void send_ack(struct server_ctx *c, uint64_t epoch, uint64_t seq,
-                     enum slic_ack_status status, const char *reason)
+static void send_ack_cause(struct server_ctx *c, uint64_t epoch, uint64_t seq,
+                           enum slic_ack_status status, enum codec_ack_cause cause,
+                           const char *reason)
 {
     struct slic_ack ack = {.status = status, .epoch = epoch, .seq = seq};
     snprintf(ack.reason, sizeof ack.reason, "%s", reason ? reason : "");
@@ -106,12 +118,21 @@ static void send_ack(struct server_ctx *c, uint64_t epoch, uint64_t seq,
     ack.wanted = (struct slic_sli_thresholds *)wanted;
     uint8_t *buf = NULL;
     size_t len = 0;
-    if (codec_response_pack(&ack, NULL, &buf, &len) != 0) {
+    if (codec_response_pack_ack(&ack, cause, &buf, &len) != 0) {
         buf = NULL;
         len = 0;
     }
     agg_slo_wanted_release(ref);
     ctx_send(c, buf, len);
+}
+
+/* Every rejection but a signature's is of the batch itself (CAUSE_INVALID). */
+static void send_ack(struct server_ctx *c, uint64_t epoch, uint64_t seq,
+                     enum slic_ack_status status, const char *reason)
+{
+    send_ack_cause(c, epoch, seq, status,
+                   status == SLIC_ACK_REJECTED ? CODEC_ACK_CAUSE_INVALID : CODEC_ACK_CAUSE_NONE,
+                   reason);
 }
 
 /* ---- batches ------------------------------------------------------------------------------- */
@@ -128,8 +149,7 @@ static void log_reject(agg_server *s, const char *agent, const char *site, const
               "rejected batch from agent %s (site %s, node %s) epoch %" PRIu64 " seq %" PRIu64
               ": %s [%" PRIu64 " more like it held back since last logged; logged at most once "
               "a minute per agent and reason]",
-              agent ? agent : "?", site ? site : "?", node ? node : "?", epoch, seq, reason,
-              held);
+              agent ? agent : "?", site ? site : "?", node ? node : "?", epoch, seq, reason, held);
 }
 
 static void reject(struct server_ctx *c, const struct slic_batch *b, const char *reason)
@@ -159,8 +179,9 @@ static void write_done(struct agg_write_item *item)
         }
         break;
     case AGG_INGEST_STALE_EPOCH:
-        reject(c, b, "epoch is older than this agent's newest: a batch from before a restart "
-                     "that lost its spool");
+        reject(c, b,
+               "epoch is older than this agent's newest: a batch from before a restart "
+               "that lost its spool");
         break;
     case AGG_INGEST_REJECTED:
         reject(c, b, item->reason && item->reason[0] ? item->reason : "the store refused it");
@@ -184,17 +205,85 @@ static void batch_strip_series(struct slic_batch *b)
     b->n_series = 0;
 }
 
+/* "IP:port" of the peer on pipe p, or a word saying why there is none. */
+static void peer_format(nng_pipe p, char *buf, size_t len)
+{
+    nng_sockaddr sa;
+    char ip[INET6_ADDRSTRLEN];
+    snprintf(buf, len, "an unknown peer");
+    if (nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) != 0)
+        return;
+    if (sa.s_family == NNG_AF_INET && inet_ntop(AF_INET, &sa.s_in.sa_addr, ip, sizeof ip))
+        snprintf(buf, len, "%s:%u", ip, (unsigned)ntohs(sa.s_in.sa_port));
+    else if (sa.s_family == NNG_AF_INET6 && inet_ntop(AF_INET6, sa.s_in6.sa_addr, ip, sizeof ip))
+        snprintf(buf, len, "[%s]:%u", ip, (unsigned)ntohs(sa.s_in6.sa_port));
+    else if (sa.s_family == NNG_AF_IPC)
+        snprintf(buf, len, "a local (ipc) peer");
+}
+
+/* Once a minute per claimed agent_id and verdict: a misconfigured agent resends without end. */
+static void log_unauthenticated(struct server_ctx *c, const char *claimed, enum agg_auth_verdict v,
+                                const char *why)
+{
+    char key[SLIC_NAME_MAX + 16], peer[INET6_ADDRSTRLEN + 16];
+    snprintf(key, sizeof key, "auth|%d|%s", (int)v, claimed);
+    uint64_t held = 0;
+    if (!agg_ratelimit_allow(c->srv->reject_log, key, slic_now_unix_ms(), &held))
+        return;
+    peer_format(c->pipe, peer, sizeof peer);
+    SLIC_WARN("server",
+              "refused a batch claiming to be from agent %s, sent by %s: %s. Nothing of it was "
+              "stored and no seq consumed. If it is a real agent, its auth.key_file must hold "
+              "what `slic-aggregator --agent-key %s` prints. [%" PRIu64 " more like it held "
+              "back since last logged; logged at most once a minute per agent]",
+              claimed, peer, why, claimed, held);
+}
+
+/* Checks the signature before anything in the batch is decoded. A batch that fails is answered
+ * at once, REJECTED: it never reaches the writer, so it consumes no seq and changes nothing of
+ * the agent it claims to be. Returns true when the batch may go on. */
+static bool batch_authenticated(struct server_ctx *c, const struct codec_request *req)
+{
+    agg_server *s = c->srv;
+    struct slic_errmsg why = {{0}};
+    enum agg_auth_verdict v = agg_auth_check(s->auth, req->batch, req->batch_len, req->hmac,
+                                             req->hmac_len, c->signed_by, &why);
+    if (v == AGG_AUTH_OK || v == AGG_AUTH_UNCHECKED) {
+        if (v == AGG_AUTH_UNCHECKED)
+            c->signed_by[0] = '\0';
+        return true;
+    }
+    atomic_fetch_add(&s->stats->batches_rejected, 1);
+    if (v == AGG_AUTH_MALFORMED) {
+        log_reject(s, NULL, NULL, NULL, 0, 0, why.text);
+        send_ack(c, 0, 0, SLIC_ACK_REJECTED, why.text);
+    } else {
+        log_unauthenticated(c, c->signed_by, v, why.text);
+        send_ack_cause(c, 0, 0, SLIC_ACK_REJECTED, CODEC_ACK_CAUSE_SIGNATURE, why.text);
+    }
+    return false;
+}
+
 static void handle_batch(struct server_ctx *c, const struct codec_request *req)
 {
     agg_server *s = c->srv;
     struct codec_error cerr = {0};
     c->reject_reason[0] = '\0';
+    if (!batch_authenticated(c, req))
+        return;
     int rc = codec_batch_unpack(req->batch, req->batch_len, &c->batch, &cerr);
+    /* codec_batch_agent_id and the decoder never disagree (tests/unit/test_codec_batch.c), so
+     * this only guards that promise: a batch signed for one agent never counts for another. */
+    if (rc == 0 && c->signed_by[0] && strcmp(c->signed_by, c->batch.agent_id) != 0) {
+        slic_batch_fini(&c->batch);
+        rc = cerr.code = SLIC_EINCONSISTENT;
+        snprintf(cerr.field, sizeof cerr.field, "agent_id");
+        snprintf(cerr.msg, sizeof cerr.msg, "not the one its signature was checked for");
+    }
     if (rc) {
         char why[CODEC_ERROR_FIELD_LEN + CODEC_ERROR_MSG_LEN + 8];
         codec_error_format(&cerr, why, sizeof why);
-        atomic_fetch_add(rc == SLIC_ENOMEM ? &s->stats->batches_retry
-                                           : &s->stats->batches_rejected,
+        atomic_fetch_add(rc == SLIC_ENOMEM ? &s->stats->batches_retry : &s->stats->batches_rejected,
                          1);
         log_reject(s, NULL, NULL, NULL, 0, 0, rc == SLIC_ENOMEM ? "out of memory" : why);
         send_ack(c, 0, 0, rc == SLIC_ENOMEM ? SLIC_ACK_RETRY : SLIC_ACK_REJECTED,
@@ -230,7 +319,7 @@ static void handle_query(struct server_ctx *c, const Slic__Query *q)
     Slic__Reply *reply = NULL;
     uint8_t *buf = NULL;
     size_t len = 0;
-    if (agg_query_answer(s->store, q, slic_now_unix_ms() / 1000, &reply) != 0 ||
+    if (agg_query_answer_all(s->store, s->opts.slo, q, slic_now_unix_ms() / 1000, &reply) != 0 ||
         codec_response_pack(NULL, reply, &buf, &len) != 0) {
         atomic_fetch_add(&s->stats->queries_failed, 1);
         SLIC_ERROR("server", "out of memory answering a query");
@@ -250,6 +339,7 @@ static void handle_request(struct server_ctx *c, nng_msg *msg)
     atomic_fetch_add(&c->srv->stats->requests, 1);
     atomic_fetch_add(&c->srv->busy, 1);
     int rc = codec_request_unpack(nng_msg_body(msg), nng_msg_len(msg), &req, &cerr);
+    c->pipe = nng_msg_get_pipe(msg);
     nng_msg_free(msg);
     if (rc) {
         char why[CODEC_ERROR_FIELD_LEN + CODEC_ERROR_MSG_LEN + 8];
@@ -320,6 +410,75 @@ static int ctxs_start(agg_server *s)
     return 0;
 }
 
+/* Certificate, key and client CA into a server TLS configuration that requires a client
+ * certificate signed by that CA: nng 1.5.2 cannot name the certificate a peer used, but it can
+ * refuse peers without one. Files are read here, not by nng, so errors name them. */
+static int tls_config_build(const struct agg_auth_tls *t, nng_tls_config **out,
+                            struct slic_errmsg *err)
+{
+    char *cert = NULL, *key = NULL, *ca = NULL;
+    size_t cert_len = 0, key_len = 0, ca_len = 0;
+    nng_tls_config *cfg = NULL;
+    int rc, rv = 0;
+    if ((rc = slic_file_read(t->cert_file, TLS_FILE_MAX, 0, "tls.cert_file", &cert, &cert_len,
+                             err)) ||
+        (rc = slic_file_read(t->key_file, TLS_FILE_MAX, SLIC_FILE_PRIVATE, "tls.key_file", &key,
+                             &key_len, err)) ||
+        (rc = slic_file_read(t->client_ca_file, TLS_FILE_MAX, 0, "tls.client_ca_file", &ca, &ca_len,
+                             err)))
+        goto done;
+    if ((rv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_SERVER)) != 0)
+        rc = slic_errmsg_set(err, SLIC_ENOMEM, "TLS configuration: %s", nng_strerror(rv));
+    else if ((rv = nng_tls_config_own_cert(cfg, cert, key, NULL)) != 0)
+        rc = slic_errmsg_set(err, SLIC_ECONFIG,
+                             "tls.cert_file %s, tls.key_file %s: not a PEM certificate and its "
+                             "unencrypted private key (%s)",
+                             t->cert_file, t->key_file, nng_strerror(rv));
+    else if ((rv = nng_tls_config_ca_chain(cfg, ca, NULL)) != 0 ||
+             (rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED)) != 0)
+        rc = slic_errmsg_set(err, SLIC_ECONFIG,
+                             "tls.client_ca_file %s: not PEM CA certificates (%s)",
+                             t->client_ca_file, nng_strerror(rv));
+done:
+    slic_file_free(cert, cert_len);
+    slic_file_free(key, key_len);
+    slic_file_free(ca, ca_len);
+    if (rc && cfg)
+        nng_tls_config_free(cfg);
+    else if (!rc)
+        *out = cfg;
+    return rc;
+}
+
+/* Listens on opts.listen; a tls+tcp:// URL needs the TLS files of the installed agg_auth. */
+static int listen_start(agg_server *s, struct slic_errmsg *err)
+{
+    const char *url = s->opts.listen;
+    bool tls = strncmp(url, "tls+", 4) == 0;
+    const struct agg_auth_tls *files = agg_auth_tls(s->auth);
+    if (tls && !files)
+        return slic_errmsg_set(err, SLIC_ECONFIG,
+                               "cannot listen on %s: TLS needs tls: cert_file, key_file and "
+                               "client_ca_file in the configuration",
+                               url);
+    nng_listener l;
+    nng_tls_config *cfg = NULL;
+    int rc = 0, rv = nng_listener_create(&l, s->sock, url);
+    if (rv == 0 && tls) {
+        if ((rc = tls_config_build(files, &cfg, err)) != 0) {
+            nng_listener_close(l);
+            return rc;
+        }
+        rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, cfg);
+        nng_tls_config_free(cfg); /* the listener holds its own reference */
+    }
+    if (rv == 0)
+        rv = nng_listener_start(l, 0);
+    if (rv != 0)
+        return slic_errmsg_set(err, SLIC_ECONFIG, "cannot listen on %s: %s", url, nng_strerror(rv));
+    return 0;
+}
+
 int agg_server_create(const struct agg_server_options *opts, agg_store *store, agg_writer *writer,
                       struct agg_stats *stats, agg_server **out, struct slic_errmsg *err)
 {
@@ -332,6 +491,7 @@ int agg_server_create(const struct agg_server_options *opts, agg_store *store, a
     s->store = store;
     s->writer = writer;
     s->stats = stats;
+    s->auth = agg_auth_installed();
     agg_server_set_limits(s, opts);
     int rc = agg_ratelimit_create(1024, 60000, &s->reject_log);
     if (rc)
@@ -346,13 +506,16 @@ int agg_server_create(const struct agg_server_options *opts, agg_store *store, a
     nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, s->opts.recv_max_bytes);
     if ((rc = ctxs_start(s)) != 0)
         goto fail;
-    if ((rv = nng_listen(s->sock, s->opts.listen, NULL, 0)) != 0) {
-        rc = slic_errmsg_set(err, SLIC_ECONFIG, "cannot listen on %s: %s", s->opts.listen,
-                             nng_strerror(rv));
+    if ((rc = listen_start(s, err)) != 0)
         goto fail;
-    }
-    SLIC_INFO("server", "listening on %s (%u contexts, requests up to %zu bytes)",
-              s->opts.listen, s->n_ctxs, s->opts.recv_max_bytes);
+    SLIC_INFO("server", "listening on %s (%u contexts, requests up to %zu bytes)%s%s",
+              s->opts.listen, s->n_ctxs, s->opts.recv_max_bytes,
+              strncmp(s->opts.listen, "tls+", 4) == 0 ? "; TLS, client certificates required" : "",
+              !agg_auth_signs(s->auth) ? ""
+              : agg_auth_requires_signed(s->auth)
+                  ? "; every batch must be signed by its agent"
+                  : "; signed batches are checked, UNSIGNED ONES ACCEPTED "
+                    "(auth.require_signed_batches: false)");
     *out = s;
     return 0;
 fail:

@@ -391,7 +391,16 @@ static int hook_slos_json(void *ctx, const char *name, const char *site, struct 
     return agg_slo_engine_json(ctx, name, site, out, status);
 }
 
+static int hook_slo_burndown(void *ctx, const char *name, const char *site, unsigned points,
+                             struct agg__buf *out, int *status)
+{
+    return agg_slo_engine_burndown(ctx, name, site, points, out, status);
+}
+
 void agg_slo_engine_hooks(agg_slo_engine *e, struct agg_http_hooks *out)
 {
-    *out = (struct agg_http_hooks){.metrics = hook_metrics, .slos_json = hook_slos_json, .ctx = e};
+    *out = (struct agg_http_hooks){.metrics = hook_metrics,
+                                   .slos_json = hook_slos_json,
+                                   .slo_burndown = hook_slo_burndown,
+                                   .ctx = e};
 }

@@ -113,6 +113,23 @@ agg_slo_wanted *agg_slo_engine_wanted(agg_slo_engine *e, const struct slic_sli_t
 /* NULL allowed. */
 void agg_slo_wanted_release(agg_slo_wanted *w);
 
+/* ---- replies (slic slo) ---- */
+
+struct Slic__Reply; /* slic.pb-c.h */
+
+/* The Reply to a Query of kind SLOS (slic.proto) from the latest snapshot: every SLO (name
+ * NULL) or the one named; every scope (site NULL: SloInfo.scope across sites, SloInfo.sites
+ * each site) or only `site` (a site name, or "*" for across sites; then the list holds only the
+ * SLOs covering it). An unknown name, or a named SLO not covering `site`, is a reply with
+ * status NOT_FOUND and an error naming the SLO and the site. e NULL: no SLOs are loaded (an
+ * empty list; NOT_FOUND for a name). The caller has checked name and site (slic_name_valid,
+ * or "*"). The reply borrows from the snapshot, whose reference it holds until
+ * agg_slo_engine_reply_free. Returns 0 with *out set, or SLIC_ENOMEM. */
+int agg_slo_engine_reply(agg_slo_engine *e, const char *name, const char *site,
+                         struct Slic__Reply **out);
+/* NULL allowed. */
+void agg_slo_engine_reply_free(struct Slic__Reply *reply);
+
 /* ---- serving ---- */
 
 /* The hooks the HTTP side calls (http.h): /api/v1/slos[/NAME][?site=S] and the SLO families of
@@ -142,5 +159,25 @@ int agg_slo_engine_json(agg_slo_engine *e, const char *name, const char *site, s
  *   slic_slo_evaluations_total, slic_slo_evaluation_errors_total
  * site is "*" across sites. Returns 0, SLIC_EINVAL or SLIC_ENOMEM. */
 int agg_slo_engine_metrics(agg_slo_engine *e, struct agg__buf *out);
+
+/* ---- burn-down (dashboard) ---- */
+
+/* Appends the JSON of /api/v1/slos/NAME/burndown[?site=S&points=N], then a newline: how the
+ * error budget of the SLO's current window was spent in one scope (site NULL or "*": across
+ * sites), as a series of at most max_points (AGG_SLO_BURNDOWN_POINTS_MIN..MAX, slo_burndown.h)
+ * cumulative points from the window's start to its end, read from the store over the window of
+ * the latest evaluation of that scope. Keys: slo, site, budgeting, target, error_budget,
+ * evaluated, evaluated_at, error, window {kind, from, to, period_start, period_end},
+ * resolution_seconds (the coarsest stored resolution read), consumed and remaining (the
+ * evaluation's, which the last point equals), read_consumed (what the store held when read;
+ * differs from consumed only when events arrived or expired since the evaluation), and points
+ * [{t, consumed, remaining, total, bad, slices (by slices), bad_slices (Timeslices)}] with
+ * times in RFC 3339 and counts cumulative (bad: events not surely good). Before the first
+ * evaluation of the scope, evaluated is false, times and numbers null and points empty.
+ * *status is 404 for an unknown name (nothing appended) or a site the SLO does not cover (an
+ * {"error"} body). Returns 0; SLIC_EINVAL (max_points out of range); the store's code when it
+ * cannot be read (logged, rate-limited); SLIC_ENOMEM. */
+int agg_slo_engine_burndown(agg_slo_engine *e, const char *name, const char *site,
+                            size_t max_points, struct agg__buf *out, int *status);
 
 #endif

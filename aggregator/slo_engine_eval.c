@@ -22,15 +22,6 @@ struct source {
     struct slic_errmsg why;       /* the store's own account of a failure */
 };
 
-/* The latency the store counts events at or below: `< t` over values is `<= the largest
- * double below t`, as agg_slo_counts_from_sli has it. */
-static double threshold_le(const struct agg_slo_def *d)
-{
-    if (d->indicator != AGG_SLO_THRESHOLD)
-        return NAN;
-    return d->op == AGG_SLO_OP_LT ? nextafter(d->threshold_s, 0.0) : d->threshold_s;
-}
-
 static int counts_add(struct agg_slo_counts *acc, const struct agg_slo_def *d,
                       const struct agg_slice_counts *s)
 {
@@ -48,11 +39,15 @@ static int counts_add(struct agg_slo_counts *acc, const struct agg_slo_def *d,
     return 0;
 }
 
-/* Adds the n slices of one site (NULL: across sites) into out. */
-static int read_slices(struct source *src, const struct agg_slo_def *d, const char *site,
-                       int64_t from, int64_t slice_s, uint32_t res, size_t n,
-                       struct agg_slo_counts *out)
+int agg__sloe_read_slices(agg_store *st, const struct agg_slo_def *d, const char *site,
+                          int64_t from, int64_t slice_s, uint32_t res, size_t n,
+                          struct agg_slice_counts *buf, struct agg_slo_counts *out,
+                          struct slic_errmsg *why)
 {
+    /* `< t` over values is `<= the largest double below t`, as agg_slo_counts_from_sli has it. */
+    double le = NAN;
+    if (d->indicator == AGG_SLO_THRESHOLD)
+        le = d->op == AGG_SLO_OP_LT ? nextafter(d->threshold_s, 0.0) : d->threshold_s;
     struct agg_query q = {
         .sli = d->source.sli,
         .site = site,
@@ -61,10 +56,17 @@ static int read_slices(struct source *src, const struct agg_slo_def *d, const ch
         .from = from,
         .resolution_seconds = res,
     };
-    int rc = agg_store_query_slices(src->st, &q, threshold_le(d), slice_s, n, src->buf, &src->why);
+    int rc = agg_store_query_slices(st, &q, le, slice_s, n, buf, why);
     for (size_t i = 0; i < n && rc == 0; i++)
-        rc = counts_add(&out[i], d, &src->buf[i]);
+        rc = counts_add(&out[i], d, &buf[i]);
     return rc;
+}
+
+static int read_slices(struct source *src, const struct agg_slo_def *d, const char *site,
+                       int64_t from, int64_t slice_s, uint32_t res, size_t n,
+                       struct agg_slo_counts *out)
+{
+    return agg__sloe_read_slices(src->st, d, site, from, slice_s, res, n, src->buf, out, &src->why);
 }
 
 static int src_slices(void *ctx, const struct agg_slo_def *d, int64_t from, uint32_t slice_s,

@@ -1,6 +1,8 @@
 /* Internals shared by the SLO engine's files: slo_engine.c (lifecycle, the thread, snapshots,
- * reload), slo_engine_eval.c (one SLO's evaluation from the store), slo_engine_json.c and
- * slo_engine_prom.c (rendering). Not for use outside them. */
+ * reload), slo_engine_eval.c (one SLO's evaluation from the store), slo_engine_reply.c (a
+ * snapshot as a wire Reply, which slo_engine_json.c renders for HTTP), slo_engine_prom.c
+ * (/metrics) and slo_engine_burndown.c (the dashboard's burn-down series). Not for use outside
+ * them. */
 #ifndef SLIC_AGG_SLO_ENGINE_INT_H
 #define SLIC_AGG_SLO_ENGINE_INT_H
 
@@ -84,6 +86,16 @@ void agg__sloe_gen_put(struct agg__sloe_gen *g);
 int agg__sloe_eval(agg_slo_engine *e, const struct agg_slo_def *d, const slic_tz *tz,
                    const struct agg__sloe_result *prev, const struct agg_series_info *series,
                    size_t n_series, int64_t now, struct agg__sloe_result *out);
+
+/* Adds into out[0..n) the counts of d's indicator (slo.h: struct agg_slo_counts) in n
+ * consecutive slices of slice_s seconds from `from`, read at the stored resolution res, of one
+ * site (NULL: the across-sites rollups). buf is scratch of n entries. Both the evaluator and the
+ * burn-down read the store through it, so they count alike. Returns 0, SLIC_EOVERFLOW, or the
+ * store's code (agg_store_query_slices) with why. */
+int agg__sloe_read_slices(agg_store *st, const struct agg_slo_def *d, const char *site,
+                          int64_t from, int64_t slice_s, uint32_t res, size_t n,
+                          struct agg_slice_counts *buf, struct agg_slo_counts *out,
+                          struct slic_errmsg *why);
 
 /* Frees what a result owns (its sites). */
 void agg__sloe_result_fini(struct agg__sloe_result *r);

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # `make demo`: the whole pipeline on this machine, on loopback, with embedded defaults. One
-# slic-aggregator, two slic-agents (sites eu and us) fed about a minute of StatsD traffic and
-# probing a small local web endpoint, then what `slic` says about it. Everything started here is
-# stopped here, also on Ctrl-C.
+# slic-aggregator evaluating the SLOs of examples/slo/demo.yaml, two slic-agents (sites eu and us)
+# fed about a minute of StatsD traffic and probing a small local web endpoint, then what `slic`
+# says about it. Halfway through, site eu sees a burst of errors that drives the
+# checkout-availability SLO into a firing page alert, pushed to a local webhook receiver.
+# Everything started here is stopped here, also on Ctrl-C; DEMO_HOLD=1 keeps it all running
+# (dashboard, API, /metrics) until Ctrl-C.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=${SLIC_BUILD:-build/release}/bin
@@ -22,12 +25,20 @@ agg_port=$(port)
 http_port=$(port)
 export SLIC_ADDR=tcp://127.0.0.1:$agg_port
 
-echo "== starting slic-aggregator on $SLIC_ADDR (data in $dir/agg)"
 http_api=127.0.0.1:$(port)
-"$BIN/slic-aggregator" --listen "$SLIC_ADDR" --data-dir "$dir/agg" --http "$http_api" \
-    2>"$dir/agg.log" &
+# The web endpoint the agents probe doubles as the webhook receiver alerts are pushed to.
+cat >"$dir/aggregator.yaml" <<YAML
+listen: $SLIC_ADDR
+data_dir: $dir/agg
+http: {listen: "$http_api"}
+slo: {paths: [examples/slo/demo.yaml], evaluate_interval: 2s}
+alerts: {webhooks: ["http://127.0.0.1:$http_port/hook"], resend_interval: 1m}
+YAML
+echo "== starting slic-aggregator on $SLIC_ADDR, HTTP on http://$http_api (data in $dir/agg)"
+echo "   SLOs from examples/slo/demo.yaml; alerts pushed to http://127.0.0.1:$http_port/hook"
+"$BIN/slic-aggregator" --config "$dir/aggregator.yaml" 2>"$dir/agg.log" &
 pids+=($!)
-"$BIN/slic-testhttp" "$http_port" 20 &
+"$BIN/slic-testhttp" "$http_port" 20 "$dir/alerts.jsonl" &
 pids+=($!)
 for _ in $(seq 1 50); do "$BIN/slic" --timeout 1s series >/dev/null 2>&1 && break; sleep 0.1; done
 
@@ -55,12 +66,16 @@ YAML
 done
 sleep 0.5
 
-echo "== sending ${SECONDS_OF_TRAFFIC}s of checkout timers to both agents (eu: 1% errors, us: 3%)"
+burst_at=$((SECONDS_OF_TRAFFIC * 2 / 5))
+burst_seconds=$((SECONDS_OF_TRAFFIC * 3 / 10))
+echo "== sending ${SECONDS_OF_TRAFFIC}s of checkout timers to both agents (eu: 1% errors, us: 2%,"
+echo "   us slower); every eu checkout fails from ${burst_at}s for ${burst_seconds}s"
 "$BIN/slic-loadgen" --udp "$udp_eu" --sli checkout --rate 400 --seconds "$SECONDS_OF_TRAFFIC" \
-    --error-rate 0.01 --median-ms 80 --seed 1 --progress >"$dir/load-eu.log" &
+    --error-rate 0.01 --median-ms 80 --seed 1 --progress \
+    --burst-at "$burst_at" --burst-seconds "$burst_seconds" >"$dir/load-eu.log" &
 eu=$!
 "$BIN/slic-loadgen" --udp "$udp_us" --sli checkout --rate 300 --seconds "$SECONDS_OF_TRAFFIC" \
-    --error-rate 0.03 --median-ms 120 --seed 2 >"$dir/load-us.log" &
+    --error-rate 0.02 --median-ms 120 --seed 2 >"$dir/load-us.log" &
 us=$!
 pids+=("$eu" "$us")
 wait "$eu" "$us"
@@ -75,14 +90,32 @@ echo "== slic series"
 echo
 echo "== slic agents"
 "$BIN/slic" agents
-for scope in "" "--site eu" "--site us"; do
-    echo
-    echo "== slic query checkout --window 5m --threshold 300ms $scope"
-    # shellcheck disable=SC2086
-    "$BIN/slic" query checkout --window 5m --threshold 300ms $scope
-done
+echo
+echo "== slic query checkout --window 5m --threshold 300ms --site us"
+"$BIN/slic" query checkout --window 5m --threshold 300ms --site us
 echo
 echo "== slic query web.ok --window 5m   (the probe of the local web endpoint)"
 "$BIN/slic" query web.ok --window 5m
 echo
-echo "demo done; stopping everything it started"
+echo "== slic slo list   (SLO status per SLO, across sites: site *)"
+"$BIN/slic" slo list
+echo
+echo "== slic slo list --site us"
+"$BIN/slic" slo list --site us
+echo
+echo "== slic slo show checkout-availability --site eu   (the burst at eu pages)"
+"$BIN/slic" slo show checkout-availability --site eu
+echo
+echo "== alerts the aggregator pushed to the webhook (Alertmanager v2 JSON; labels of each)"
+if [ -s "$dir/alerts.jsonl" ]; then
+    grep -o '"labels":{[^}]*}' "$dir/alerts.jsonl" | sort -u
+else
+    echo "   none (the aggregator's log: $dir/agg.log)"
+fi
+echo
+if [ "${DEMO_HOLD:-0}" = 1 ]; then
+    echo "== holding: dashboard http://$http_api/  API http://$http_api/api/v1/slos  /metrics"
+    echo "   press Ctrl-C to stop everything"
+    while sleep 3600; do :; done
+fi
+echo "demo done; stopping everything it started (DEMO_HOLD=1 keeps it running, dashboard at /)"

@@ -379,13 +379,14 @@ static int batch_from_msg(const Slic__Batch *mb, struct slic_batch *b, struct co
     return 0;
 }
 
-/* Unpacks bytes into a message of `desc`, mapping protobuf-c's NULL to a slic code. */
+/* Unpacks at most max_len bytes into a message of `desc`, mapping protobuf-c's NULL to a slic
+ * code. */
 static int unpack_message(const ProtobufCMessageDescriptor *desc, const uint8_t *buf, size_t len,
-                          ProtobufCMessage **out, struct codec_error *err)
+                          size_t max_len, ProtobufCMessage **out, struct codec_error *err)
 {
-    if (len > CODEC_MAX_MESSAGE_BYTES)
-        return codec__err_set(err, SLIC_ETOOBIG, "", "", "%zu bytes, at most %u accepted", len,
-                              CODEC_MAX_MESSAGE_BYTES);
+    if (len > max_len)
+        return codec__err_set(err, SLIC_ETOOBIG, "", "", "%zu bytes, at most %zu accepted", len,
+                              max_len);
     struct codec__pb_alloc_state state = {false};
     ProtobufCAllocator allocator = codec__pb_allocator(&state);
     ProtobufCMessage *m = protobuf_c_message_unpack(desc, &allocator, len, buf);
@@ -410,7 +411,7 @@ int codec_batch_unpack(const uint8_t *buf, size_t len, struct slic_batch *out,
                        struct codec_error *err)
 {
     ProtobufCMessage *m = NULL;
-    int rc = unpack_message(&slic__batch__descriptor, buf, len, &m, err);
+    int rc = unpack_message(&slic__batch__descriptor, buf, len, CODEC_MAX_MESSAGE_BYTES, &m, err);
     if (rc)
         return rc;
     struct slic_batch b = {0};
@@ -421,6 +422,97 @@ int codec_batch_unpack(const uint8_t *buf, size_t len, struct slic_batch *out,
         return rc;
     }
     *out = b;
+    return 0;
+}
+
+/* ---- Batch: the agent_id alone ------------------------------------------------------------ */
+
+/* A base-128 varint at *p, at most 10 bytes, not past end. */
+static bool wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        if (*p >= end)
+            return false;
+        uint8_t b = *(*p)++;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *out = v;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Steps over one field's value of wire type `type`; a length-delimited value's bytes are also
+ * returned in *val and *val_len. False for a truncated value or a group (slic never sends one). */
+static bool wire_skip(const uint8_t **p, const uint8_t *end, unsigned type, const uint8_t **val,
+                      size_t *val_len)
+{
+    uint64_t n = 0;
+    switch (type) {
+    case 0: /* varint */
+        return wire_varint(p, end, &n);
+    case 1: /* 64-bit */
+        n = 8;
+        break;
+    case 2: /* length-delimited */
+        if (!wire_varint(p, end, &n))
+            return false;
+        break;
+    case 5: /* 32-bit */
+        n = 4;
+        break;
+    default:
+        return false;
+    }
+    if (n > (uint64_t)(end - *p))
+        return false;
+    *val = *p;
+    *val_len = (size_t)n;
+    *p += n;
+    return true;
+}
+
+int codec_batch_agent_id(const uint8_t *buf, size_t len, char out[SLIC_NAME_MAX + 1],
+                         struct codec_error *err)
+{
+    if (len > CODEC_MAX_MESSAGE_BYTES)
+        return codec__err_set(err, SLIC_ETOOBIG, "", "", "%zu bytes, at most %u accepted", len,
+                              CODEC_MAX_MESSAGE_BYTES);
+    const uint8_t *p = buf, *end = buf + len, *id = NULL;
+    size_t id_len = 0;
+    while (p < end) {
+        uint64_t tag = 0;
+        const uint8_t *val = NULL;
+        size_t val_len = 0;
+        if (!wire_varint(&p, end, &tag) || tag >> 3 == 0 ||
+            !wire_skip(&p, end, (unsigned)(tag & 7), &val, &val_len))
+            return codec__err_set(err, SLIC_EDECODE, "", "",
+                                  "%zu bytes are not a valid Batch message", len);
+        if (tag >> 3 != 2)
+            continue;
+        /* protobuf keeps the last of repeated scalars; refusing a second one means no reader
+         * can see another agent_id than the one the signature was checked for. */
+        if ((tag & 7) != 2 || id)
+            return codec__err_set(err, SLIC_EDECODE, "", "agent_id",
+                                  (tag & 7) != 2 ? "not a string" : "appears more than once");
+        id = val;
+        id_len = val_len;
+    }
+    if (!id)
+        return codec__err_set(err, SLIC_EMISSING, "", "agent_id", "required, absent");
+    if (id_len == 0 || id_len > SLIC_NAME_MAX || memchr(id, '\0', id_len))
+        return codec__err_set(err, SLIC_EINVAL, "", "agent_id",
+                              "%zu bytes; expected 1..%d characters of [A-Za-z0-9_.:-]", id_len,
+                              SLIC_NAME_MAX);
+    char name[SLIC_NAME_MAX + 1];
+    memcpy(name, id, id_len);
+    name[id_len] = '\0';
+    if (!slic_name_valid(name))
+        return codec__err_set(err, SLIC_EINVAL, "", "agent_id",
+                              "expected 1..%d characters of [A-Za-z0-9_.:-]", SLIC_NAME_MAX);
+    memcpy(out, name, id_len + 1);
     return 0;
 }
 
@@ -450,7 +542,7 @@ int codec_request_unpack(const uint8_t *buf, size_t len, struct codec_request *o
                          struct codec_error *err)
 {
     ProtobufCMessage *m = NULL;
-    int rc = unpack_message(&slic__request__descriptor, buf, len, &m, err);
+    int rc = unpack_message(&slic__request__descriptor, buf, len, CODEC_MAX_MESSAGE_BYTES, &m, err);
     if (rc)
         return rc;
     Slic__Request *r = (Slic__Request *)m;
@@ -492,8 +584,8 @@ void codec_request_fini(struct codec_request *r)
 
 /* ---- Response and Ack ---------------------------------------------------------------------- */
 
-static int ack_to_msg(const struct slic_ack *a, Slic__Ack *m, Slic__SliThresholds *wanted,
-                      Slic__SliThresholds **wanted_ptrs)
+static int ack_to_msg(const struct slic_ack *a, enum codec_ack_cause cause, Slic__Ack *m,
+                      Slic__SliThresholds *wanted, Slic__SliThresholds **wanted_ptrs)
 {
     slic__ack__init(m);
     m->has_schema_version = m->has_epoch = m->has_seq = m->has_status = 1;
@@ -502,6 +594,8 @@ static int ack_to_msg(const struct slic_ack *a, Slic__Ack *m, Slic__SliThreshold
     m->seq = a->seq;
     m->status = (Slic__Ack__Status)a->status;
     m->reason = a->reason[0] ? (char *)a->reason : NULL;
+    m->has_cause = cause != CODEC_ACK_CAUSE_NONE;
+    m->cause = (Slic__Ack__Cause)cause;
     for (size_t i = 0; i < a->n_wanted; i++) {
         slic__sli_thresholds__init(&wanted[i]);
         wanted[i].sli = a->wanted[i].sli;
@@ -514,8 +608,8 @@ static int ack_to_msg(const struct slic_ack *a, Slic__Ack *m, Slic__SliThreshold
     return 0;
 }
 
-int codec_response_pack(const struct slic_ack *ack, const Slic__Reply *reply, uint8_t **buf,
-                        size_t *len)
+static int response_pack(const struct slic_ack *ack, enum codec_ack_cause cause,
+                         const Slic__Reply *reply, uint8_t **buf, size_t *len)
 {
     if ((ack == NULL) == (reply == NULL))
         return SLIC_EINVAL;
@@ -531,7 +625,7 @@ int codec_response_pack(const struct slic_ack *ack, const Slic__Reply *reply, ui
             slic_free(wanted_ptrs);
             return SLIC_ENOMEM;
         }
-        ack_to_msg(ack, &m, wanted, wanted_ptrs);
+        ack_to_msg(ack, cause, &m, wanted, wanted_ptrs);
         r.ack = &m;
     }
     r.reply = (Slic__Reply *)reply;
@@ -539,6 +633,18 @@ int codec_response_pack(const struct slic_ack *ack, const Slic__Reply *reply, ui
     slic_free(wanted);
     slic_free(wanted_ptrs);
     return rc;
+}
+
+int codec_response_pack(const struct slic_ack *ack, const Slic__Reply *reply, uint8_t **buf,
+                        size_t *len)
+{
+    return response_pack(ack, CODEC_ACK_CAUSE_NONE, reply, buf, len);
+}
+
+int codec_response_pack_ack(const struct slic_ack *ack, enum codec_ack_cause cause, uint8_t **buf,
+                            size_t *len)
+{
+    return ack ? response_pack(ack, cause, NULL, buf, len) : SLIC_EINVAL;
 }
 
 static int wanted_from_msg(const Slic__Ack *m, struct slic_ack *a, struct codec_error *err)
@@ -606,11 +712,22 @@ static int ack_from_msg(const Slic__Ack *m, struct slic_ack *a, struct codec_err
     return wanted_from_msg(m, a, err);
 }
 
-int codec_response_unpack(const uint8_t *buf, size_t len, struct slic_ack *ack_out,
-                          Slic__Reply **reply_out, struct codec_error *err)
+/* Ack.cause as this reader knows it; anything newer reads as NONE (see codec_batch.h). */
+static enum codec_ack_cause cause_from_msg(const Slic__Ack *m)
+{
+    if (m->has_cause && (m->cause == SLIC__ACK__CAUSE__CAUSE_INVALID ||
+                         m->cause == SLIC__ACK__CAUSE__CAUSE_SIGNATURE))
+        return (enum codec_ack_cause)m->cause;
+    return CODEC_ACK_CAUSE_NONE;
+}
+
+static int response_unpack(const uint8_t *buf, size_t len, struct slic_ack *ack_out,
+                           enum codec_ack_cause *cause_out, Slic__Reply **reply_out,
+                           struct codec_error *err)
 {
     ProtobufCMessage *m = NULL;
-    int rc = unpack_message(&slic__response__descriptor, buf, len, &m, err);
+    int rc = unpack_message(&slic__response__descriptor, buf, len,
+                            reply_out ? CODEC_MAX_REPLY_BYTES : CODEC_MAX_MESSAGE_BYTES, &m, err);
     if (rc)
         return rc;
     Slic__Response *r = (Slic__Response *)m;
@@ -629,6 +746,8 @@ int codec_response_unpack(const uint8_t *buf, size_t len, struct slic_ack *ack_o
             slic_ack_fini(&a);
         else
             *ack_out = a;
+        if (rc == 0 && cause_out)
+            *cause_out = cause_from_msg(r->ack);
     } else if (!reply_out) {
         rc = codec__err_set(err, SLIC_EINCONSISTENT, "", "reply", "expected an ack, got a reply");
     } else {
@@ -638,6 +757,18 @@ int codec_response_unpack(const uint8_t *buf, size_t len, struct slic_ack *ack_o
     }
     free_message(m);
     return rc;
+}
+
+int codec_response_unpack(const uint8_t *buf, size_t len, struct slic_ack *ack_out,
+                          Slic__Reply **reply_out, struct codec_error *err)
+{
+    return response_unpack(buf, len, ack_out, NULL, reply_out, err);
+}
+
+int codec_response_unpack_ack(const uint8_t *buf, size_t len, struct slic_ack *ack_out,
+                              enum codec_ack_cause *cause, struct codec_error *err)
+{
+    return response_unpack(buf, len, ack_out, cause, NULL, err);
 }
 
 void codec_reply_free(Slic__Reply *reply)

@@ -16,6 +16,12 @@
  * default matches it. */
 #define CODEC_MAX_MESSAGE_BYTES (4u * 1024u * 1024u)
 
+/* Largest serialized Response a decoder accepts when it expects a Reply (slic): a list of SLOs
+ * with every site's numbers (about 500 bytes a scope) outgrows CODEC_MAX_MESSAGE_BYTES in a
+ * large deployment. The aggregator answers a larger reply with an error instead of sending it.
+ * An agent, expecting only acks, keeps the smaller cap. */
+#define CODEC_MAX_REPLY_BYTES (32u * 1024u * 1024u)
+
 /* Serializes a batch (schema_version set here) into a new slic_malloc() buffer the caller
  * slic_free()s. Returns 0, SLIC_EINVAL for a series with total > 0 and no sketch, or
  * SLIC_ENOMEM. */
@@ -34,6 +40,16 @@ int codec_batch_pack(const struct slic_batch *b, uint8_t **buf, size_t *len);
 int codec_batch_unpack(const uint8_t *buf, size_t len, struct slic_batch *out,
                        struct codec_error *err);
 
+/* The agent_id a serialized Batch claims, read without decoding anything else, so that an
+ * aggregator can check the batch's signature (whose key depends on the agent_id) before it
+ * parses the rest. A scan of the top-level wire format, allocating nothing: every tag and length
+ * is bounds-checked; agent_id must appear exactly once, as a valid name (batch.h), so it is the
+ * agent_id codec_batch_unpack would return. 0 with out filled; SLIC_ETOOBIG, SLIC_EDECODE
+ * (malformed wire format, or agent_id twice or with the wrong wire type), SLIC_EMISSING or
+ * SLIC_EINVAL (not a valid name), with *err (NULL allowed) saying which. */
+int codec_batch_agent_id(const uint8_t *buf, size_t len, char out[SLIC_NAME_MAX + 1],
+                         struct codec_error *err);
+
 /* A request as received: exactly one of a batch (its bytes and optional HMAC, both pointing into
  * msg) or a query. */
 struct codec_request {
@@ -47,8 +63,8 @@ struct codec_request {
 
 /* Serializes a Request carrying a serialized batch (hmac may be NULL) or a query (exactly one
  * of batch and query non-NULL). Buffer from slic_malloc(). 0, SLIC_EINVAL or SLIC_ENOMEM. */
-int codec_request_pack(const uint8_t *batch, size_t batch_len, const uint8_t *hmac,
-                       size_t hmac_len, const Slic__Query *query, uint8_t **buf, size_t *len);
+int codec_request_pack(const uint8_t *batch, size_t batch_len, const uint8_t *hmac, size_t hmac_len,
+                       const Slic__Query *query, uint8_t **buf, size_t *len);
 
 /* Parses a Request, checking the size cap and that it carries exactly one of a non-empty batch
  * or a query (and no batch_hmac with a query). 0, SLIC_ETOOBIG, SLIC_EDECODE, SLIC_EMISSING
@@ -62,12 +78,32 @@ void codec_request_fini(struct codec_request *r);
 int codec_response_pack(const struct slic_ack *ack, const Slic__Reply *reply, uint8_t **buf,
                         size_t *len);
 
+/* Ack.cause (slic.proto): what kind of rejection a REJECTED ack is, which decides what the agent
+ * does with the batch. Carried beside struct slic_ack (common/batch.h), not in it. */
+enum codec_ack_cause {
+    CODEC_ACK_CAUSE_NONE = 0,      /* not said: an older aggregator, or not a rejection */
+    CODEC_ACK_CAUSE_INVALID = 1,   /* the batch itself is unacceptable: keep it aside */
+    CODEC_ACK_CAUSE_SIGNATURE = 2, /* missing or wrong batch_hmac: keep it, fix the key, resend */
+};
+
+/* codec_response_pack for an ack with a cause (NONE leaves Ack.cause absent). */
+int codec_response_pack_ack(const struct slic_ack *ack, enum codec_ack_cause cause, uint8_t **buf,
+                            size_t *len);
+
 /* Parses a Response. Exactly one of *ack_out (filled; slic_ack_fini it) or *reply_out (a message
  * to free with codec_reply_free) is set; the other is left untouched; pass NULL for one the
  * caller does not expect, and getting it then is SLIC_EINCONSISTENT. A response with neither is
- * SLIC_EMISSING; an ack without schema_version, status, epoch or seq is SLIC_EMISSING too. */
+ * SLIC_EMISSING; an ack without schema_version, status, epoch or seq is SLIC_EMISSING too. More
+ * than CODEC_MAX_REPLY_BYTES (reply_out given) or CODEC_MAX_MESSAGE_BYTES (only ack_out) is
+ * SLIC_ETOOBIG. A Reply's fields are not checked: its reader treats them as untrusted. */
 int codec_response_unpack(const uint8_t *buf, size_t len, struct slic_ack *ack_out,
                           Slic__Reply **reply_out, struct codec_error *err);
+
+/* codec_response_unpack for a Response that must carry an ack, also giving its cause: NONE when
+ * absent, and for a value this reader does not know (a newer aggregator's), so such an ack is
+ * handled as before causes existed. */
+int codec_response_unpack_ack(const uint8_t *buf, size_t len, struct slic_ack *ack_out,
+                              enum codec_ack_cause *cause, struct codec_error *err);
 void codec_reply_free(Slic__Reply *reply);
 
 #endif

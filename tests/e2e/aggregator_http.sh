@@ -9,16 +9,6 @@ command -v promtool >/dev/null || fail "promtool not found (Debian package prome
 HTTP_PORT=$(free_port)
 HTTP="http://127.0.0.1:$HTTP_PORT"
 
-# get PATH [curl args...]: the body on stdout; the status code in $E2E_DIR/status.
-get() {
-    local path=$1
-    shift
-    curl -sS --max-time 10 -o "$E2E_DIR/body" -w '%{http_code}' "$@" "$HTTP$path" \
-        >"$E2E_DIR/status" || fail "curl $path failed"
-    cat "$E2E_DIR/body"
-}
-status() { cat "$E2E_DIR/status"; }
-
 start_aggregator agg --http "127.0.0.1:$HTTP_PORT"
 for _ in $(seq 1 50); do
     curl -s --max-time 1 "$HTTP/healthz" >/dev/null && break

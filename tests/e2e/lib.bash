@@ -78,6 +78,17 @@ slic() { "$BIN/slic" --addr "$AGG_ADDR" "$@"; }
 near() { jq -en --argjson a "$1" --argjson e "$2" --argjson r "$3" \
     '(($a - $e) | fabs) <= $r * $e' >/dev/null; }
 
+# HTTP GET of the aggregator's API at $HTTP (http://HOST:PORT, set by the test).
+# get PATH [curl args...]: the body on stdout; the status code in $E2E_DIR/status.
+get() {
+    local path=$1
+    shift
+    curl -sS --max-time 10 -o "$E2E_DIR/body" -w '%{http_code}' "$@" "$HTTP$path" \
+        >"$E2E_DIR/status" || fail "curl $path failed"
+    cat "$E2E_DIR/body"
+}
+status() { cat "$E2E_DIR/status"; }
+
 # start_agent NAME [extra args...]: starts slic-agent with its spool in $E2E_DIR/NAME.spool, a
 # free UDP port (AGENT_UDP) and a unix socket (AGENT_UNIX), delivering to $AGG_ADDR; sets
 # AGENT_PID. Waits until the UDP socket is bound.

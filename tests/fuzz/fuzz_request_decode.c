@@ -2,10 +2,13 @@
  * Response envelopes, the Batch inside a Request, and the Ack inside a Response. Whatever the
  * decoders accept must be what codec_batch.h promises (exactly one payload; a batch whose every
  * field is valid), must encode again, and must decode from that encoding to the same thing, field
- * for field. Any breach abort()s, which libFuzzer reports as a crash with the input. The input is
- * also fed to codec_batch_unpack directly, so the fuzzer reaches the Batch decoder without having
- * to discover the envelope first. */
+ * for field. A Reply is what `slic` decodes from an aggregator: its SLOs must render as JSON
+ * (reply_json.h) whatever they hold. Any breach abort()s, which libFuzzer reports as a crash with
+ * the input. The input is also fed to codec_batch_unpack directly, so the fuzzer reaches the
+ * Batch decoder without having to discover the envelope first. */
 #include "codec_batch.h"
+
+#include "aggregator/reply_json.h"
 
 #include "alloc.h"
 #include "batch.h"
@@ -178,6 +181,20 @@ static bool ack_equal(const struct slic_ack *a, const struct slic_ack *b)
     return true;
 }
 
+/* What `slic slo --json` prints of a reply: every SLO, alone and in a list, with and without
+ * its sites. Rendering untrusted messages must succeed and end every document with a newline. */
+static void check_reply_renders(const Slic__Reply *r)
+{
+    struct agg__buf b = {0};
+    require(agg_reply_json_slos(&b, r->slos, r->n_slos, true) == 0);
+    require(b.len > 0 && b.p[b.len - 1] == '\n');
+    for (size_t i = 0; i < r->n_slos; i++) {
+        require(agg_reply_json_slo(&b, r->slos[i], i % 2 == 0) == 0);
+        require(b.p[b.len - 1] == '\n');
+    }
+    agg__buf_fini(&b);
+}
+
 static void check_response(const uint8_t *data, size_t size)
 {
     struct slic_ack ack, again;
@@ -192,6 +209,7 @@ static void check_response(const uint8_t *data, size_t size)
     uint8_t *buf = NULL;
     size_t len = 0;
     if (reply) {
+        check_reply_renders(reply);
         require(codec_response_pack(NULL, reply, &buf, &len) == 0);
         codec_reply_free(reply);
         slic_free(buf);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void test_defaults(void)
 {
@@ -28,23 +29,23 @@ static void test_defaults(void)
 static void test_full_file(void)
 {
     const char *path = harness_write_file("agg.yaml", "listen: tcp://127.0.0.1:9999\n"
-                                              "data_dir: /var/lib/slic\n"
-                                              "durable: false\n"
-                                              "log_level: debug\n"
-                                              "http:\n"
-                                              "  listen: \"[::1]:9090\"\n"
-                                              "store:\n"
-                                              "  map_size: 64MiB\n"
-                                              "  map_size_max: 1GiB\n"
-                                              "retention:\n"
-                                              "  10s: 1d\n"
-                                              "  1m: 7d\n"
-                                              "  1h: 90d\n"
-                                              "limits:\n"
-                                              "  max_request: 1MiB\n"
-                                              "  contexts: 16\n"
-                                              "  max_future: 5m\n"
-                                              "  label_sets_per_sli: 50\n");
+                                                      "data_dir: /var/lib/slic\n"
+                                                      "durable: false\n"
+                                                      "log_level: debug\n"
+                                                      "http:\n"
+                                                      "  listen: \"[::1]:9090\"\n"
+                                                      "store:\n"
+                                                      "  map_size: 64MiB\n"
+                                                      "  map_size_max: 1GiB\n"
+                                                      "retention:\n"
+                                                      "  10s: 1d\n"
+                                                      "  1m: 7d\n"
+                                                      "  1h: 90d\n"
+                                                      "limits:\n"
+                                                      "  max_request: 1MiB\n"
+                                                      "  contexts: 16\n"
+                                                      "  max_future: 5m\n"
+                                                      "  label_sets_per_sli: 50\n");
     struct agg_config c;
     struct slic_errmsg err = {{0}};
     CHECK_OK(agg_config_load(path, &c, &err));
@@ -171,8 +172,8 @@ static void test_http_listen(void)
 static void test_slo_section(void)
 {
     const char *path = harness_write_file("slo.yaml", "slo:\n"
-                                              "  paths: [/etc/slic/slo.d, extra.yaml]\n"
-                                              "  evaluate_interval: 30s\n");
+                                                      "  paths: [/etc/slic/slo.d, extra.yaml]\n"
+                                                      "  evaluate_interval: 30s\n");
     struct agg_config c;
     struct slic_errmsg err = {{0}};
     if (agg_config_load(path, &c, &err) != 0)
@@ -223,7 +224,7 @@ static void test_missing_file(void)
 static void test_allocation_failures(void)
 {
     const char *path = harness_write_file("agg.yaml", "listen: tcp://127.0.0.1:9999\n"
-                                              "data_dir: /tmp/x\n");
+                                                      "data_dir: /tmp/x\n");
     for (long n = 0;; n++) {
         struct agg_config c;
         slic_alloc_fail_after(n);
@@ -239,11 +240,163 @@ static void test_allocation_failures(void)
     }
 }
 
+/* ---- tls: and auth: ------------------------------------------------------------------------ */
+
+#define SECRET "0123456789abcdef0123456789abcdef"
+
+/* Writes name in the case's directory with mode and returns its path in buf. */
+static const char *file_at(char *buf, size_t size, const char *name, const char *text, mode_t mode)
+{
+    const char *p = harness_write_file(name, text);
+    CHECK_OK(chmod(p, mode));
+    snprintf(buf, size, "%s", p);
+    return buf;
+}
+
+/* The load only checks that the files can be read (the key privately): PEM is parsed when the
+ * listener starts. */
+struct tls_files {
+    char cert[512], key[512], ca[512], secret[512];
+};
+
+static void tls_files_make(struct tls_files *t, mode_t key_mode, mode_t secret_mode,
+                           const char *secret)
+{
+    file_at(t->cert, sizeof t->cert, "server.crt", "CERT\n", 0644);
+    file_at(t->key, sizeof t->key, "server.key", "KEY\n", key_mode);
+    file_at(t->ca, sizeof t->ca, "ca.crt", "CA\n", 0644);
+    file_at(t->secret, sizeof t->secret, "secret", secret, secret_mode);
+}
+
+static int load_text(const char *text, struct agg_config *c, struct slic_errmsg *err)
+{
+    return agg_config_load(harness_write_file("sec.yaml", text), c, err);
+}
+
+static void test_tls_and_auth(void)
+{
+    struct tls_files t;
+    tls_files_make(&t, 0600, 0600, SECRET "\n");
+    char text[4096];
+    snprintf(text, sizeof text,
+             "listen: tls+tcp://0.0.0.0:7710\n"
+             "tls:\n  cert_file: %s\n  key_file: %s\n  client_ca_file: %s\n"
+             "auth:\n  secret_file: %s\n",
+             t.cert, t.key, t.ca, t.secret);
+    struct agg_config c;
+    struct slic_errmsg err = {{0}};
+    if (load_text(text, &c, &err) != 0)
+        harness_fail(__FILE__, __LINE__, "rejected: %s", err.text);
+    CHECK_STR_EQ(c.tls_cert_file, t.cert);
+    CHECK_STR_EQ(c.tls_key_file, t.key);
+    CHECK_STR_EQ(c.tls_client_ca_file, t.ca);
+    CHECK_STR_EQ(c.auth_secret_file, t.secret);
+    CHECK_U64_EQ(c.auth_secret_len, strlen(SECRET)); /* the newline is not part of it */
+    CHECK(memcmp(c.auth_secret, SECRET, strlen(SECRET)) == 0);
+    CHECK(c.auth_require_signed);
+    CHECK_OK(agg_config_check_tls(&c, &err));
+    agg_config_fini(&c);
+    /* A secret on a plain listener, and the rollout switch. */
+    snprintf(text, sizeof text, "auth:\n  secret_file: %s\n  require_signed_batches: false\n",
+             t.secret);
+    CHECK_OK(load_text(text, &c, &err));
+    CHECK(!c.auth_require_signed && c.auth_secret && !c.tls_cert_file);
+    agg_config_fini(&c);
+    /* Defaults: neither. */
+    CHECK_OK(agg_config_defaults(&c));
+    CHECK(!c.tls_cert_file && !c.auth_secret && c.auth_require_signed);
+    agg_config_fini(&c);
+}
+
+static void test_tls_and_auth_mistakes(void)
+{
+    struct tls_files t;
+    char text[4096], tls[2048];
+    struct agg_config c;
+    struct slic_errmsg err = {{0}};
+    tls_files_make(&t, 0600, 0600, SECRET);
+    snprintf(tls, sizeof tls, "tls:\n  cert_file: %s\n  key_file: %s\n  client_ca_file: %s\n",
+             t.cert, t.key, t.ca);
+    static const struct {
+        const char *head, *want;
+        bool with_tls;
+    } cases[] = {
+        {"listen: tls+tcp://127.0.0.1:7710\n", "needs a tls: section", false},
+        {"listen: tcp://127.0.0.1:7710\n", "not a tls+tcp:// URL", true},
+        {"", "not a tls+tcp:// URL", true}, /* the default listen is tcp:// */
+        {"listen: tls+tcp://127.0.0.1:7710\ntls:\n  cert_file: /x\n", "key_file", false},
+        {"tls:\n  cert_file: /x\n  key_file: /y\n  client_ca_file: /z\n  client_ca: 1\n",
+         "unknown key 'tls.client_ca'", false},
+        {"listen: tls+tcp://127.0.0.1:7710\ntls:\n  cert_file: /nonexistent/c.pem\n"
+         "  key_file: /x\n  client_ca_file: /y\n",
+         "/nonexistent/c.pem", false},
+        {"auth:\n  require_signed_batches: true\n", "secret_file", false},
+        {"auth:\n  secret_file: /nonexistent/secret\n", "/nonexistent/secret", false},
+        {"auth:\n  secret_fil: x\n", "did you mean 'secret_file'", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(text, sizeof text, "%s%s", cases[i].head, cases[i].with_tls ? tls : "");
+        if (load_text(text, &c, &err) == 0)
+            harness_fail(__FILE__, __LINE__, "case %zu accepted", i);
+        if (!strstr(err.text, cases[i].want) || !strstr(err.text, "sec.yaml:"))
+            harness_fail(__FILE__, __LINE__, "case %zu: \"%s\" lacks \"%s\"", i, err.text,
+                         cases[i].want);
+    }
+    /* A key file or secret others may read; a secret too short. Never the contents. */
+    static const struct {
+        mode_t key_mode, secret_mode;
+        const char *secret, *want;
+    } files[] = {
+        {0640, 0600, SECRET, "chmod 600"},
+        {0600, 0604, SECRET, "chmod 600"},
+        {0600, 0600, "too short\n", "openssl rand"},
+    };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        tls_files_make(&t, files[i].key_mode, files[i].secret_mode, files[i].secret);
+        snprintf(text, sizeof text,
+                 "listen: tls+tcp://127.0.0.1:7710\n"
+                 "tls:\n  cert_file: %s\n  key_file: %s\n  client_ca_file: %s\n"
+                 "auth:\n  secret_file: %s\n",
+                 t.cert, t.key, t.ca, t.secret);
+        CHECK_ERR(load_text(text, &c, &err), SLIC_ECONFIG);
+        if (!strstr(err.text, files[i].want) || strstr(err.text, "0123456789") ||
+            strstr(err.text, "too short"))
+            harness_fail(__FILE__, __LINE__, "case %zu: \"%s\"", i, err.text);
+    }
+    /* The listen URL changed after loading (--listen): the caller's check catches it. */
+    CHECK_OK(agg_config_defaults(&c));
+    slic_free(c.listen);
+    c.listen = slic_malloc(32);
+    CHECK(c.listen != NULL);
+    snprintf(c.listen, 32, "tls+tcp://127.0.0.1:1");
+    CHECK_ERR(agg_config_check_tls(&c, &err), SLIC_ECONFIG);
+    CHECK(strstr(err.text, "tls+tcp://127.0.0.1:1") != NULL);
+    agg_config_fini(&c);
+}
+
+static void test_read_secret(void)
+{
+    struct tls_files t;
+    tls_files_make(&t, 0600, 0600, SECRET);
+    struct agg_config c;
+    struct slic_errmsg err = {{0}};
+    CHECK_OK(agg_config_defaults(&c));
+    CHECK_OK(agg_config_read_secret(&c, t.secret, "--secret-file", &err));
+    CHECK_U64_EQ(c.auth_secret_len, strlen(SECRET));
+    CHECK_STR_EQ(c.auth_secret_file, t.secret);
+    CHECK_OK(chmod(t.secret, 0644));
+    CHECK_ERR(agg_config_read_secret(&c, t.secret, "--secret-file", &err), SLIC_ECONFIG);
+    CHECK(strstr(err.text, "--secret-file") != NULL);
+    CHECK_U64_EQ(c.auth_secret_len, strlen(SECRET)); /* the one read before stays */
+    agg_config_fini(&c);
+}
+
 HARNESS_CASES(HARNESS_CASE(test_defaults), HARNESS_CASE(test_full_file),
               HARNESS_CASE(test_empty_file_is_defaults),
               HARNESS_CASE(test_bad_files_name_line_and_key), HARNESS_CASE(test_example_file_loads),
               HARNESS_CASE(test_http_listen), HARNESS_CASE(test_slo_section),
-              HARNESS_CASE(test_missing_file),
-              HARNESS_CASE(test_allocation_failures));
+              HARNESS_CASE(test_missing_file), HARNESS_CASE(test_allocation_failures),
+              HARNESS_CASE(test_tls_and_auth), HARNESS_CASE(test_tls_and_auth_mistakes),
+              HARNESS_CASE(test_read_secret));
 
 HARNESS_MAIN()

@@ -9,7 +9,9 @@
  * version, names, epoch/seq, series count, SLI, labels, window, counts, sketch, each threshold
  * rule); decode_truncated / decode_garbage (never a crash, never an invalid batch);
  * pack_enomem / unpack_enomem (every failed allocation is SLIC_ENOMEM, explained, and leaks
- * nothing). The size cap (CODEC_MAX_MESSAGE_BYTES) is tested with the envelopes'. */
+ * nothing); agent_id_* (codec_batch_agent_id, the scan a signature check relies on: refuses
+ * what it must, and never disagrees with the decoder). The size cap (CODEC_MAX_MESSAGE_BYTES)
+ * is tested with the envelopes'. */
 #include "codec_batch.h"
 
 #include "alloc.h"
@@ -790,6 +792,51 @@ static void decode_truncated(void)
     slic_batch_fini(&b);
 }
 
+/* Calls check on 1000 random byte strings of up to 199 bytes, then on 2000 copies of the sample
+ * batch with one to four bits flipped; each in a buffer of its exact size, so ASan sees any
+ * read past the end. */
+static void for_each_mutation(uint64_t seed, void (*check)(const uint8_t *buf, size_t len))
+{
+    struct slic_batch b;
+    sample_batch(&b);
+    uint8_t *buf;
+    size_t len;
+    pack_ok(&b, &buf, &len);
+    struct harness_rng r;
+    harness_rng_seed(&r, seed);
+    for (int round = 0; round < 3000; round++) {
+        size_t n = round < 1000 ? harness_rng_next(&r) % 200 : len;
+        uint8_t *copy = malloc(n > 0 ? n : 1);
+        CHECK(copy != NULL);
+        if (round < 1000) {
+            for (size_t i = 0; i < n; i++)
+                copy[i] = (uint8_t)harness_rng_next(&r);
+        } else {
+            memcpy(copy, buf, len);
+            for (int k = 0; k <= round % 4; k++)
+                copy[harness_rng_next(&r) % len] ^= (uint8_t)(1u << (harness_rng_next(&r) % 8));
+        }
+        check(copy, n);
+        free(copy);
+    }
+    slic_free(buf);
+    slic_batch_fini(&b);
+}
+
+/* Whatever the bytes: a valid batch, or a failure that is explained and writes nothing. */
+static void check_decode_any(const uint8_t *buf, size_t len)
+{
+    struct slic_batch out = {0};
+    struct codec_error err = {0};
+    int rc = codec_batch_unpack(buf, len, &out, &err);
+    if (rc == 0) {
+        check_decoded_valid(&out);
+        slic_batch_fini(&out);
+    } else {
+        check_failed(rc, &err, &out, len);
+    }
+}
+
 static void decode_garbage(void)
 {
     struct slic_batch out = {0};
@@ -810,37 +857,140 @@ static void decode_garbage(void)
     CHECK_STR_EQ(err.field, "schema_version");
 
     /* Random bytes and bit flips of a valid batch: never a crash, never an invalid batch. */
+    for_each_mutation(5, check_decode_any);
+}
+
+/* ---- the agent_id alone (codec_batch_agent_id) --------------------------------------------- */
+
+/* What the aggregator checks a signature for must be what it then decodes: whenever both the
+ * scan and the decoder accept bytes, they agree on the agent_id. */
+static void check_agent_id_agrees(const uint8_t *buf, size_t len)
+{
+    char id[SLIC_NAME_MAX + 1];
+    struct codec_error err = {0};
+    struct slic_batch out = {0};
+    int peek = codec_batch_agent_id(buf, len, id, &err);
+    if (peek != 0)
+        CHECK(err.code == peek && err.msg[0] != '\0');
+    if (codec_batch_unpack(buf, len, &out, NULL) != 0)
+        return;
+    if (peek == 0)
+        CHECK_STR_EQ(id, out.agent_id);
+    slic_batch_fini(&out);
+}
+
+static void agent_id_of_valid_batches(void)
+{
+    struct fixture f;
+    fixture_open(&f);
+    char id[SLIC_NAME_MAX + 1], longest[SLIC_NAME_MAX + 1];
+    size_t len;
+    uint8_t *buf = fixture_bytes(&f, &len);
+    CHECK_OK(codec_batch_agent_id(buf, len, id, NULL));
+    CHECK_STR_EQ(id, f.batch.agent_id);
+    free(buf);
+    memset(longest, 'a', SLIC_NAME_MAX);
+    longest[SLIC_NAME_MAX] = '\0';
+    SET(&f, f.m->agent_id, longest);
+    buf = fixture_bytes(&f, &len);
+    CHECK_OK(codec_batch_agent_id(buf, len, id, NULL));
+    CHECK_STR_EQ(id, longest);
+    free(buf);
+    fixture_close(&f);
+}
+
+static void expect_agent_id_reject(int line, const uint8_t *buf, size_t len, int want,
+                                   const char *field)
+{
+    char id[SLIC_NAME_MAX + 1] = "untouched";
+    struct codec_error err = {0};
+    int rc = codec_batch_agent_id(buf, len, id, &err);
+    if (rc != want || strcmp(err.field, field) != 0 || err.msg[0] == '\0')
+        harness_fail(__FILE__, line, "codec_batch_agent_id: %s {\"%s\": %s}, expected %s at \"%s\"",
+                     slic_errname(rc), err.field, err.msg, slic_errname(want), field);
+    CHECK_STR_EQ(id, "untouched");
+    CHECK_ERR(codec_batch_agent_id(buf, len, id, NULL), want);
+}
+
+/* Absent, invalid, twice (which the decoder would take, keeping the last: the case the scan
+ * exists to refuse), with the wrong wire type; malformed wire format anywhere. */
+static void agent_id_refused(void)
+{
+    struct fixture f;
+    fixture_open(&f);
+    size_t len;
+    SET(&f, f.m->agent_id, NULL);
+    uint8_t *buf = fixture_bytes(&f, &len);
+    expect_agent_id_reject(__LINE__, buf, len, SLIC_EMISSING, "agent_id");
+    free(buf);
+    static const char *const bad[] = {"", "has space", "tab\t", "é"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        SET(&f, f.m->agent_id, (char *)bad[i]);
+        buf = fixture_bytes(&f, &len);
+        expect_agent_id_reject(__LINE__, buf, len, SLIC_EINVAL, "agent_id");
+        free(buf);
+    }
+    char too_long[SLIC_NAME_MAX + 2];
+    memset(too_long, 'a', SLIC_NAME_MAX + 1);
+    too_long[SLIC_NAME_MAX + 1] = '\0';
+    SET(&f, f.m->agent_id, too_long);
+    buf = fixture_bytes(&f, &len);
+    expect_agent_id_reject(__LINE__, buf, len, SLIC_EINVAL, "agent_id");
+    free(buf);
+
+    buf = fixture_bytes(&f, &len);
+    static const uint8_t second[] = {0x12, 0x05, 'o', 't', 'h', 'e', 'r'}; /* agent_id "other" */
+    static const uint8_t as_varint[] = {0x10, 0x01};                       /* field 2, varint */
+    static const uint8_t nul_in_id[] = {0x12, 0x03, 'a', 0x00, 'b'};
+    uint8_t *more = malloc(len + sizeof second);
+    CHECK(more != NULL);
+    memcpy(more, buf, len);
+    memcpy(more + len, second, sizeof second);
+    struct slic_batch out;
+    unpack_ok(more, len + sizeof second, &out); /* protobuf: the last one wins */
+    CHECK_STR_EQ(out.agent_id, "other");
+    slic_batch_fini(&out);
+    expect_agent_id_reject(__LINE__, more, len + sizeof second, SLIC_EDECODE, "agent_id");
+    memcpy(more + len, as_varint, sizeof as_varint);
+    expect_agent_id_reject(__LINE__, more, len + sizeof as_varint, SLIC_EDECODE, "agent_id");
+    expect_agent_id_reject(__LINE__, nul_in_id, sizeof nul_in_id, SLIC_EINVAL, "agent_id");
+    free(more);
+    free(buf);
+
+    static const uint8_t junk[][8] = {
+        {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, /* an endless varint */
+        {0x3a, 0x7f, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00}, /* 127 bytes announced, 6 present */
+        {0x0f, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00}, /* wire type 7 */
+        {0x0b, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00}, /* a group */
+        {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00}, /* field number 0 */
+        {0x09, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x12}, /* 64-bit value, then a cut tag */
+    };
+    for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++)
+        expect_agent_id_reject(__LINE__, junk[i], sizeof junk[i], SLIC_EDECODE, "");
+    expect_agent_id_reject(__LINE__, NULL, 0, SLIC_EMISSING, "agent_id");
+    expect_agent_id_reject(__LINE__, junk[0], CODEC_MAX_MESSAGE_BYTES + 1u, SLIC_ETOOBIG, "");
+    fixture_close(&f);
+}
+
+/* Every prefix, random bytes and bit flips: bounded reads (ASan) and agreement with the
+ * decoder whenever both accept. */
+static void agent_id_fuzz(void)
+{
     struct slic_batch b;
     sample_batch(&b);
     uint8_t *buf;
     size_t len;
     pack_ok(&b, &buf, &len);
-    struct harness_rng r;
-    harness_rng_seed(&r, 5);
-    uint8_t *copy = malloc(len);
-    CHECK(copy != NULL);
-    for (int round = 0; round < 3000; round++) {
-        size_t n = round < 1000 ? harness_rng_next(&r) % 200 : len;
-        if (round < 1000) {
-            for (size_t i = 0; i < n; i++)
-                copy[i] = (uint8_t)harness_rng_next(&r);
-        } else {
-            memcpy(copy, buf, len);
-            for (int k = 0; k <= round % 4; k++)
-                copy[harness_rng_next(&r) % len] ^= (uint8_t)(1u << (harness_rng_next(&r) % 8));
-        }
-        memset(&err, 0, sizeof err);
-        int rc = codec_batch_unpack(copy, n, &out, &err);
-        if (rc == 0) {
-            check_decoded_valid(&out);
-            slic_batch_fini(&out);
-        } else {
-            check_failed(rc, &err, &out, n);
-        }
+    for (size_t cut = 0; cut <= len; cut++) {
+        uint8_t *part = malloc(cut > 0 ? cut : 1);
+        CHECK(part != NULL);
+        memcpy(part, buf, cut);
+        check_agent_id_agrees(part, cut);
+        free(part);
     }
-    free(copy);
     slic_free(buf);
     slic_batch_fini(&b);
+    for_each_mutation(11, check_agent_id_agrees);
 }
 
 /* ---- allocation failure -------------------------------------------------------------------- */
@@ -921,6 +1071,8 @@ HARNESS_CASES(HARNESS_CASE(roundtrip_sample), HARNESS_CASE(roundtrip_minimal),
               HARNESS_CASE(reject_sketch_nested), HARNESS_CASE(reject_thresholds_too_many),
               HARNESS_CASE(reject_thresholds_values), HARNESS_CASE(reject_thresholds_counts),
               HARNESS_CASE(decode_optional_and_unknown), HARNESS_CASE(decode_truncated),
-              HARNESS_CASE(decode_garbage), HARNESS_CASE(pack_enomem), HARNESS_CASE(unpack_enomem));
+              HARNESS_CASE(decode_garbage), HARNESS_CASE(pack_enomem), HARNESS_CASE(unpack_enomem),
+              HARNESS_CASE(agent_id_of_valid_batches), HARNESS_CASE(agent_id_refused),
+              HARNESS_CASE(agent_id_fuzz));
 
 HARNESS_MAIN()

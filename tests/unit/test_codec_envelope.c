@@ -12,7 +12,8 @@
  *   responses  response_roundtrip_ack (every status, reason, wanted thresholds),
  *              response_ack_long_reason, response_roundtrip_reply, response_pack_invalid,
  *              reject_response_shape (neither, both, an ack or reply the caller did not expect),
- *              reject_ack_header, reject_ack_wanted, response_truncated
+ *              reject_ack_header, reject_ack_wanted, response_truncated,
+ *              response_ack_cause, response_ack_cause_unknown (Ack.cause)
  *   memory     request_enomem, response_enomem */
 #include "codec_batch.h"
 
@@ -630,6 +631,78 @@ static void reject_response_shape(void)
     free(buf);
 }
 
+/* Ack.cause travels with every status, survives the round trip, and is invisible to readers
+ * that do not ask for it; an ack packed without one reads as NONE. */
+static void response_ack_cause(void)
+{
+    static const enum codec_ack_cause causes[] = {CODEC_ACK_CAUSE_NONE, CODEC_ACK_CAUSE_INVALID,
+                                                  CODEC_ACK_CAUSE_SIGNATURE};
+    for (size_t i = 0; i < sizeof causes / sizeof causes[0]; i++) {
+        struct slic_ack a, got;
+        struct slic_sli_thresholds wanted[3];
+        sample_ack(&a, wanted, SLIC_ACK_REJECTED, "signature: does not match");
+        uint8_t *buf;
+        size_t len;
+        CHECK_OK(codec_response_pack_ack(&a, causes[i], &buf, &len));
+        enum codec_ack_cause cause = (enum codec_ack_cause)99;
+        CHECK_OK(codec_response_unpack_ack(buf, len, &got, &cause, NULL));
+        CHECK_INT_EQ(cause, causes[i]);
+        check_ack_equal(&a, &got);
+        slic_ack_fini(&got);
+        /* An older reader's call: the same ack, the cause ignored. */
+        CHECK_OK(codec_response_unpack(buf, len, &got, NULL, NULL));
+        check_ack_equal(&a, &got);
+        slic_ack_fini(&got);
+        slic_free(buf);
+    }
+    struct slic_ack a, got;
+    struct slic_sli_thresholds wanted[3];
+    sample_ack(&a, wanted, SLIC_ACK_REJECTED, "from an aggregator that does not say why");
+    uint8_t *buf;
+    size_t len;
+    CHECK_OK(codec_response_pack(&a, NULL, &buf, &len));
+    enum codec_ack_cause cause = CODEC_ACK_CAUSE_SIGNATURE;
+    CHECK_OK(codec_response_unpack_ack(buf, len, &got, &cause, NULL));
+    CHECK_INT_EQ(cause, CODEC_ACK_CAUSE_NONE);
+    slic_ack_fini(&got);
+    slic_free(buf);
+    CHECK_ERR(codec_response_pack_ack(NULL, CODEC_ACK_CAUSE_INVALID, &buf, &len), SLIC_EINVAL);
+}
+
+/* A cause this reader does not know (a newer aggregator's) reads as NONE, not as an error; a
+ * reply where an ack is wanted is refused and leaves the cause alone. */
+static void response_ack_cause_unknown(void)
+{
+    Slic__Ack m = SLIC__ACK__INIT;
+    m.has_schema_version = m.has_epoch = m.has_seq = m.has_status = m.has_cause = 1;
+    m.schema_version = CODEC_SCHEMA_VERSION;
+    m.status = SLIC__ACK__STATUS__REJECTED;
+    static const int values[] = {3, 100, -1};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        m.cause = (Slic__Ack__Cause)values[i];
+        Slic__Response r = SLIC__RESPONSE__INIT;
+        r.ack = &m;
+        size_t len;
+        uint8_t *buf = message_bytes(&r.base, &len);
+        struct slic_ack got;
+        enum codec_ack_cause cause = CODEC_ACK_CAUSE_SIGNATURE;
+        CHECK_OK(codec_response_unpack_ack(buf, len, &got, &cause, NULL));
+        CHECK_INT_EQ(cause, CODEC_ACK_CAUSE_NONE);
+        CHECK_INT_EQ(got.status, SLIC_ACK_REJECTED);
+        slic_ack_fini(&got);
+        free(buf);
+    }
+    uint8_t *buf;
+    size_t len;
+    CHECK_OK(codec_response_pack(NULL, sample_reply(), &buf, &len));
+    struct slic_ack got;
+    enum codec_ack_cause cause = CODEC_ACK_CAUSE_INVALID;
+    struct codec_error err = {0};
+    CHECK_ERR(codec_response_unpack_ack(buf, len, &got, &cause, &err), SLIC_EINCONSISTENT);
+    CHECK_INT_EQ(cause, CODEC_ACK_CAUSE_INVALID);
+    slic_free(buf);
+}
+
 /* A valid Ack message to break, with two wanted-threshold entries. */
 struct ack_fixture {
     Slic__Ack m;
@@ -767,13 +840,52 @@ static void response_truncated(void)
     }
 }
 
+/* A Response of exactly `size` bytes carrying a reply whose error string fills it. */
+static uint8_t *reply_of_size(size_t size, size_t *len)
+{
+    char *fill = malloc(size);
+    CHECK(fill != NULL);
+    Slic__Reply reply = SLIC__REPLY__INIT;
+    reply.has_status = 1;
+    reply.status = SLIC__REPLY__STATUS__INTERNAL;
+    uint8_t *buf = NULL;
+    /* Two rounds: the first measures the envelope around the string, whose length varints keep
+     * their size from one round to the next at these sizes. */
+    for (size_t n = size / 2, round = 0; round < 2; round++) {
+        memset(fill, 'x', n);
+        fill[n] = '\0';
+        reply.error = fill;
+        slic_free(buf);
+        CHECK_OK(codec_response_pack(NULL, &reply, &buf, len));
+        n += size - *len;
+    }
+    CHECK_U64_EQ(*len, size);
+    free(fill);
+    return buf;
+}
+
+/* An agent, expecting only acks, refuses a Response over CODEC_MAX_MESSAGE_BYTES; slic, expecting
+ * a reply, accepts up to CODEC_MAX_REPLY_BYTES (a list of SLOs across many sites) and refuses one
+ * byte more before looking at any. */
 static void response_oversized(void)
 {
-    uint8_t *big = calloc(CODEC_MAX_MESSAGE_BYTES + 1, 1);
+    uint8_t *big = calloc(CODEC_MAX_REPLY_BYTES + 1, 1);
     CHECK(big != NULL);
-    expect_response_reject(__LINE__, "one byte over", big, CODEC_MAX_MESSAGE_BYTES + 1, true, true,
-                           SLIC_ETOOBIG, "");
+    expect_response_reject(__LINE__, "one byte over, ack", big, CODEC_MAX_MESSAGE_BYTES + 1, true,
+                           false, SLIC_ETOOBIG, "");
+    expect_response_reject(__LINE__, "one byte over, reply", big, CODEC_MAX_REPLY_BYTES + 1, true,
+                           true, SLIC_ETOOBIG, "");
     free(big);
+
+    size_t len;
+    uint8_t *buf = reply_of_size(CODEC_MAX_REPLY_BYTES, &len);
+    Slic__Reply *got = NULL;
+    CHECK_OK(codec_response_unpack(buf, len, NULL, &got, NULL));
+    CHECK(got->error && strlen(got->error) > CODEC_MAX_REPLY_BYTES - 16);
+    codec_reply_free(got);
+    expect_response_reject(__LINE__, "a large reply where an ack was expected", buf, len, true,
+                           false, SLIC_ETOOBIG, "");
+    slic_free(buf);
 }
 
 /* ---- allocation failure -------------------------------------------------------------------- */
@@ -870,6 +982,7 @@ HARNESS_CASES(HARNESS_CASE(request_roundtrip_batch), HARNESS_CASE(request_roundt
               HARNESS_CASE(reject_response_shape), HARNESS_CASE(reject_ack_header),
               HARNESS_CASE(reject_ack_wanted), HARNESS_CASE(response_truncated),
               HARNESS_CASE(response_oversized), HARNESS_CASE(request_enomem),
-              HARNESS_CASE(response_enomem));
+              HARNESS_CASE(response_enomem), HARNESS_CASE(response_ack_cause),
+              HARNESS_CASE(response_ack_cause_unknown));
 
 HARNESS_MAIN()

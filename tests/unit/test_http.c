@@ -11,6 +11,10 @@
  *   server_routes               healthz, metrics, query errors, slos without hooks, 404, 405
  *   server_hooks                SLO hooks answer /api/v1/slos and extend /metrics; a failing
  *                               metrics hook is cut off and counted
+ *   server_burndown             /api/v1/slos/NAME/burndown reaches its hook with site and points
+ *                               (defaults "*" and 120); bad parameters are 400s naming them
+ *   server_dashboard            / and /dashboard serve the page as HTML with a strict CSP and
+ *                               no-cache; HEAD has no body; other paths under it are 404
  *   server_drain                after agg_http_drain /healthz is 503 and the writer is let go
  *   server_bind_failure         a port in use: SLIC_ECONFIG naming the address
  *   metrics_alloc_failures      every allocation failure gives a 500, never a broken page */
@@ -219,9 +223,21 @@ static void fixture_stop(struct fixture *f)
 struct response {
     long status;
     char type[128];
-    char body[16384];
+    char headers[4096];
+    char body[65536];
     size_t len;
 };
+
+static size_t on_header(char *p, size_t size, size_t n, void *ctx)
+{
+    struct response *r = ctx;
+    size_t used = strlen(r->headers), take = size * n;
+    if (take > sizeof r->headers - 1 - used)
+        take = sizeof r->headers - 1 - used;
+    memcpy(r->headers + used, p, take);
+    r->headers[used + take] = '\0';
+    return size * n;
+}
 
 static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 {
@@ -247,6 +263,8 @@ static void request(const struct fixture *f, const char *method, const char *pat
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
     if (method && strcmp(method, "HEAD") == 0)
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
@@ -349,7 +367,7 @@ static void test_server_hooks(void)
 {
     struct fixture f;
     struct response r;
-    struct agg_http_hooks hooks = {good_metrics, slos_json, NULL};
+    struct agg_http_hooks hooks = {.metrics = good_metrics, .slos_json = slos_json};
     fixture_start(&f, &hooks);
     request(&f, NULL, "/metrics", &r);
     CHECK_HAS(r.body, "slic_aggregator_metrics_hook_errors_total 0\n");
@@ -361,6 +379,8 @@ static void test_server_hooks(void)
     request(&f, NULL, "/api/v1/slos/other", &r);
     CHECK_INT_EQ(r.status, 404);
     CHECK_STR_EQ(r.body, "{\"error\":\"no SLO named 'other'\"}\n");
+    request(&f, NULL, "/api/v1/slos?site=*", &r);
+    CHECK_STR_EQ(r.body, "{\"name\":\"*\",\"site\":\"*\"}\n");
     fixture_stop(&f);
 
     hooks.metrics = failing_metrics;
@@ -370,6 +390,135 @@ static void test_server_hooks(void)
     CHECK(strstr(r.body, "half_written") == NULL);
     request(&f, NULL, "/metrics", &r);
     CHECK_HAS(r.body, "slic_aggregator_metrics_hook_errors_total 1\n");
+    fixture_stop(&f);
+}
+
+/* A burndown hook that echoes what it was asked. */
+static int burndown_json(void *ctx, const char *name, const char *site, unsigned points,
+                         struct agg__buf *out, int *status)
+{
+    (void)ctx;
+    if (strcmp(name, "checkout") != 0) {
+        *status = 404;
+        return 0;
+    }
+    if (strcmp(site, "nowhere") == 0) {
+        *status = 404;
+        return agg__buf_puts(out, "{\"error\":\"SLO 'checkout' covers no site 'nowhere'\"}\n");
+    }
+    if (strcmp(site, "broken") == 0)
+        return SLIC_ESTORE;
+    return agg__buf_printf(out, "{\"slo\":\"%s\",\"site\":\"%s\",\"points\":%u}\n", name, site,
+                           points);
+}
+
+static void test_server_burndown(void)
+{
+    /* path: the status, and a substring of the body (for a 400: the parameter named). */
+    static const struct {
+        const char *path;
+        long status;
+        const char *body;
+    } cases[] = {
+        {"", 200, "{\"slo\":\"checkout\",\"site\":\"*\",\"points\":120}\n"},
+        {"?site=eu-zrh&points=2", 200, "{\"slo\":\"checkout\",\"site\":\"eu-zrh\",\"points\":2}"},
+        {"?points=1000&site=*", 200, "{\"slo\":\"checkout\",\"site\":\"*\",\"points\":1000}"},
+        {"?site=nowhere", 404, "covers no site 'nowhere'"},
+        {"?site=broken", 500, "the SLO engine could not answer"},
+        {"?points=1", 400, "points"},
+        {"?points=1001", 400, "points"},
+        {"?points=12x", 400, "points"},
+        {"?points=", 400, "points"},
+        {"?points=-5", 400, "points"},
+        {"?points=00000002", 400, "points"},
+        {"?points=5&points=6", 400, "points"},
+        {"?site=a%20b", 400, "site"},
+        {"?site=eu&site=us", 400, "site"},
+        {"?from=now", 400, "from"},
+        {"/more", 404, "no such path"},
+    };
+    struct fixture f;
+    struct response r;
+    char path[256], want[64];
+    fixture_start(&f, NULL);
+    request(&f, NULL, "/api/v1/slos/checkout/burndown", &r);
+    CHECK_INT_EQ(r.status, 404);
+    CHECK_STR_EQ(r.body, "{\"error\":\"no SLO named 'checkout'\"}\n");
+    fixture_stop(&f);
+
+    struct agg_http_hooks hooks = {.slos_json = slos_json, .slo_burndown = burndown_json};
+    fixture_start(&f, &hooks);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(path, sizeof path, "/api/v1/slos/checkout/burndown%s", cases[i].path);
+        snprintf(want, sizeof want, "\"parameter\":\"%s\"", cases[i].body);
+        request(&f, NULL, path, &r);
+        if (r.status != cases[i].status ||
+            !strstr(r.body, cases[i].status == 400 ? want : cases[i].body))
+            harness_fail(__FILE__, __LINE__, "%s: %ld %s, expected %ld with %s", path, r.status,
+                         r.body, cases[i].status, cases[i].body);
+        CHECK_STR_EQ(r.type, "application/json");
+    }
+    request(&f, NULL, "/api/v1/slos/other/burndown", &r);
+    CHECK_INT_EQ(r.status, 404);
+    CHECK_STR_EQ(r.body, "{\"error\":\"no SLO named 'other'\"}\n");
+    request(&f, NULL, "/api/v1/slos/bad%20name/burndown", &r);
+    CHECK_HAS(r.body, "\"parameter\":\"name\"");
+    request(&f, NULL, "/api/v1/slos/checkout?points=5", &r); /* points are the series' alone */
+    CHECK_HAS(r.body, "\"parameter\":\"points\"");
+    request(&f, NULL, "/api/v1/slos//burndown", &r);
+    CHECK_INT_EQ(r.status, 404);
+    request(&f, NULL, "/api/v1/slos/checkout/other", &r);
+    CHECK_INT_EQ(r.status, 404);
+    request(&f, NULL, "/metrics", &r);
+    CHECK_HAS(r.body,
+              "slic_aggregator_http_requests_total{handler=\"burndown\",code=\"400\"} 11\n");
+    fixture_stop(&f);
+}
+
+static void test_server_dashboard(void)
+{
+    struct fixture f;
+    struct response r;
+    fixture_start(&f, NULL);
+    const char *const paths[] = {"/", "/dashboard"};
+    for (size_t i = 0; i < 2; i++) {
+        request(&f, NULL, paths[i], &r);
+        CHECK_INT_EQ(r.status, 200);
+        CHECK_STR_EQ(r.type, "text/html; charset=utf-8");
+        CHECK(strncmp(r.body, "<!doctype html>", 15) == 0);
+        CHECK(r.len > 1000 && strlen(r.body) == r.len);
+        CHECK_HAS(r.body, "api/v1/slos");
+        CHECK_HAS(r.body, "</html>");
+        /* Self-contained: nothing fetched from another origin. */
+        CHECK(strstr(r.body, " src=") == NULL && strstr(r.body, "url(") == NULL);
+        CHECK(strstr(r.body, "@import") == NULL && strstr(r.body, "stylesheet") == NULL);
+        CHECK_HAS(r.headers, "Content-Security-Policy: default-src 'none'; ");
+        CHECK_HAS(r.headers, "script-src 'unsafe-inline'; ");
+        CHECK_HAS(r.headers, "connect-src 'self'; ");
+        CHECK_HAS(r.headers, "frame-ancestors 'none'");
+        CHECK_HAS(r.headers, "Cache-Control: no-cache\r\n");
+        CHECK_HAS(r.headers, "X-Content-Type-Options: nosniff");
+    }
+    request(&f, "HEAD", "/", &r);
+    CHECK_INT_EQ(r.status, 200);
+    CHECK_INT_EQ(r.len, 0);
+    CHECK_STR_EQ(r.type, "text/html; charset=utf-8");
+    CHECK_HAS(r.headers, "Content-Security-Policy: ");
+    request(&f, NULL, "/dashboard/", &r);
+    CHECK_INT_EQ(r.status, 404);
+    CHECK(strstr(r.headers, "Content-Security-Policy") == NULL);
+    CHECK_HAS(r.headers, "Cache-Control: no-store");
+    request(&f, "POST", "/", &r);
+    CHECK_INT_EQ(r.status, 405);
+    request(&f, NULL, "/metrics", &r);
+    CHECK_HAS(r.body,
+              "slic_aggregator_http_requests_total{handler=\"dashboard\",code=\"200\"} 3\n");
+    /* Without memory for the page: a 500, never a truncated page. */
+    slic_alloc_fail_after(0);
+    request(&f, NULL, "/", &r);
+    slic_alloc_fail_after(-1);
+    CHECK_INT_EQ(r.status, 500);
+    CHECK_STR_EQ(r.type, "application/json");
     fixture_stop(&f);
 }
 
@@ -444,6 +593,7 @@ HARNESS_CASES(HARNESS_CASE(test_prom_family_and_samples), HARNESS_CASE(test_prom
               HARNESS_CASE(test_prom_rejects_bad_names), HARNESS_CASE(test_json_string_escaping),
               HARNESS_CASE(test_json_sli_object), HARNESS_CASE(test_addr_parse),
               HARNESS_CASE(test_server_routes), HARNESS_CASE(test_server_hooks),
+              HARNESS_CASE(test_server_burndown), HARNESS_CASE(test_server_dashboard),
               HARNESS_CASE(test_server_drain), HARNESS_CASE(test_server_bind_failure),
               HARNESS_CASE(test_metrics_alloc_failures));
 

@@ -11,7 +11,8 @@
  *   not_found_names_what       unknown SLI, site or node: NOT_FOUND naming it
  *   bad_query_names_field      each malformed field: BAD_QUERY whose error starts with its name
  *   series_grouped_by_sli      SERIES: one entry per SLI with its sites and newest data
- *   series_empty_store         SERIES and AGENTS of an empty store: OK with empty lists
+ *   series_empty_store         SERIES and AGENTS of an empty store, SLOS without SLO engine: OK
+ *                              with empty lists (an SLO by name: NOT_FOUND naming it)
  *   agents_listed              AGENTS: every agent with site, node, epoch, seq, last seen
  *   reply_serializes           pack + unpack of SLI, SERIES and AGENTS replies keeps every field
  *   alloc_failures             every allocation failure is SLIC_ENOMEM, nothing leaks */
@@ -631,6 +632,15 @@ static void test_series_empty_store(void)
     query_init(&b, SLIC__QUERY__KIND__AGENTS, NULL);
     r = answer_ok(st, &b);
     CHECK_INT_EQ(r->n_agents, 0);
+    agg_query_reply_free(r);
+    query_init(&b, SLIC__QUERY__KIND__SLOS, NULL);
+    r = answer_ok(st, &b);
+    CHECK_INT_EQ(r->n_slos, 0);
+    agg_query_reply_free(r);
+    b.q.slo = "checkout-latency";
+    r = answer(st, &b);
+    CHECK_INT_EQ(r->status, SLIC__REPLY__STATUS__NOT_FOUND);
+    CHECK_STR_EQ(r->error, "no SLO named 'checkout-latency'");
     agg_query_reply_free(r);
     agg_store_close(st);
 }

@@ -6,10 +6,13 @@
 
 #include "alloc.h"
 #include "codec_batch.h"
+#include "hmac.h"
 #include "sender.h"
+#include "sender_auth.h"
 #include "server.h"
 #include "store.h"
 #include "timeutil.h"
+#include "validate.h"
 #include "writer.h"
 
 #include <arpa/inet.h>
@@ -626,11 +629,176 @@ static void create_out_of_memory(void)
     CHECK_INT_EQ(uv_loop_close(&loop), 0);
 }
 
+/* ---- signed batches ------------------------------------------------------------------------- */
+
+#define SECRET "a secret of at least thirty-two bytes, for the tests"
+
+/* The embedded aggregator checks signatures with SECRET: installed before agg_start, as the
+ * daemon's main does. Each case runs in its own process, so nothing outlives it. */
+static agg_auth *auth_install(bool require_signed)
+{
+    struct agg_auth_options o = {.secret = (const uint8_t *)SECRET,
+                                 .secret_len = strlen(SECRET),
+                                 .require_signed = require_signed};
+    agg_auth *a = NULL;
+    CHECK_OK(agg_auth_create(&o, &a, NULL));
+    agg_auth_install(a);
+    return a;
+}
+
+/* Senders created from now on sign with the key of agent_id `id`; NULL: they do not sign. */
+static void sender_signs_as(const char *id)
+{
+    struct agent_sender_security sec = {.agent_id = AGENT_ID, .sign = id != NULL};
+    if (id)
+        CHECK_OK(slic_agent_key_derive((const uint8_t *)SECRET, strlen(SECRET), id, sec.key));
+    CHECK_OK(agent_sender_security_set(&sec));
+}
+
+/* After a while of refusals: nothing reported to the agent (so nothing set aside), every batch
+ * taken still in flight over a working link, each refusal counted and resent. */
+static void refused_then_stop(uv_timer_t *t)
+{
+    struct fx *f = t->data;
+    struct agent_sender_stats st;
+    agent_sender_stats(f->s, &st);
+    CHECK_INT_EQ(f->n_acked, 0);
+    CHECK_U64_EQ(st.rejected, 0);
+    CHECK_INT_EQ(st.inflight, f->limit);
+    CHECK_INT_EQ(st.link, AGENT_SENDER_UP);
+    CHECK(agent_sender_auth_refusals(f->s) >= f->limit);
+    CHECK(st.retries >= agent_sender_auth_refusals(f->s));
+    fx_finish(f);
+}
+
+static void run_refused(struct fx *f)
+{
+    fx_start(f);
+    uv_timer_start(&f->timer, refused_then_stop, 800, 0);
+    fx_wait(f);
+}
+
+/* The aggregator has heard from no agent: no refused batch consumed a seq. */
+static void check_store_untouched(struct fx *f)
+{
+    struct agg_agent_info *ag = NULL;
+    size_t n = 0;
+    CHECK_OK(agg_store_list_agents(f->agg.store, &ag, &n, NULL));
+    CHECK_INT_EQ(n, 0);
+    slic_free(ag);
+}
+
+static void signed_batches_accepted(void)
+{
+    agg_auth *a = auth_install(true);
+    sender_signs_as(AGENT_ID);
+    struct fx f;
+    fx_init(&f, 10);
+    agg_start(&f.agg, f.url);
+    f.agg_up = true;
+    fx_run(&f);
+    check_each_once(&f, SLIC_ACK_ACCEPTED);
+    check_store(&f, 10);
+    CHECK_U64_EQ(agg_auth_refused(a), 0);
+    fx_fini(&f);
+    agg_auth_install(NULL);
+    agg_auth_destroy(a);
+}
+
+/* A key for another agent_id, then no key: refused, kept, resent, and nothing of it stored.
+ * With the right key the same batches arrive, each once, ACCEPTED (not DUPLICATE: the refused
+ * attempts consumed nothing). */
+static void refused_batches_kept_until_key_fixed(void)
+{
+    agg_auth *a = auth_install(true);
+    struct fx f;
+    fx_init(&f, 10);
+    agg_start(&f.agg, f.url);
+    f.agg_up = true;
+    sender_signs_as("another-agent");
+    run_refused(&f);
+    check_store_untouched(&f);
+    uint64_t forged = agg_auth_refused(a);
+    CHECK(forged >= 4);
+    sender_signs_as(NULL);
+    run_refused(&f);
+    check_store_untouched(&f);
+    CHECK(agg_auth_refused(a) > forged);
+    CHECK_U64_EQ(f.agg.stats.batches_rejected, agg_auth_refused(a));
+    sender_signs_as(AGENT_ID);
+    fx_run(&f);
+    check_each_once(&f, SLIC_ACK_ACCEPTED);
+    check_store(&f, 10);
+    fx_fini(&f);
+    agg_auth_install(NULL);
+    agg_auth_destroy(a);
+}
+
+/* require_signed_batches: false (a rollout): unsigned batches pass, wrongly signed ones do not. */
+static void unsigned_accepted_during_rollout(void)
+{
+    agg_auth *a = auth_install(false);
+    struct fx f;
+    fx_init(&f, 6);
+    agg_start(&f.agg, f.url);
+    f.agg_up = true;
+    sender_signs_as("another-agent");
+    run_refused(&f);
+    check_store_untouched(&f);
+    sender_signs_as(NULL);
+    fx_run(&f);
+    check_each_once(&f, SLIC_ACK_ACCEPTED);
+    check_store(&f, 6);
+    fx_fini(&f);
+    agg_auth_install(NULL);
+    agg_auth_destroy(a);
+}
+
+/* A signed batch to an aggregator without a secret: the signature is ignored, as before. */
+static void signature_ignored_without_secret(void)
+{
+    sender_signs_as(AGENT_ID);
+    struct fx f;
+    fx_init(&f, 3);
+    agg_start(&f.agg, f.url);
+    f.agg_up = true;
+    fx_run(&f);
+    check_each_once(&f, SLIC_ACK_ACCEPTED);
+    check_store(&f, 3);
+    fx_fini(&f);
+}
+
+/* tls+tcp:// without tls.ca_file, or with a CA file that is not there: refused at create,
+ * naming what to set. */
+static void tls_without_ca_refused(void)
+{
+    uv_loop_t loop;
+    CHECK_OK(uv_loop_init(&loop));
+    struct agent_sender_callbacks cb = {dummy_next, dummy_acked, NULL};
+    struct agent_sender_options o = {.url = "tls+tcp://127.0.0.1:1"};
+    agent_sender *s = NULL;
+    struct slic_errmsg err = {{0}};
+    CHECK_ERR(agent_sender_create(&loop, &o, &cb, &s, &err), SLIC_ECONFIG);
+    CHECK(strstr(err.text, "tls.ca_file") != NULL);
+    CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+    struct agent_sender_security sec = {.tls_ca_file = "/nonexistent/ca.pem"};
+    CHECK_OK(agent_sender_security_set(&sec));
+    CHECK(agent_sender_create(&loop, &o, &cb, &s, &err) != 0);
+    CHECK(strstr(err.text, "/nonexistent/ca.pem") != NULL);
+    CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+    CHECK_INT_EQ(uv_loop_close(&loop), 0);
+    CHECK_OK(agent_sender_security_set(NULL));
+}
+
 HARNESS_CASES(HARNESS_CASE(delivers_each_once_oldest_first), HARNESS_CASE(replay_gets_duplicates),
               HARNESS_CASE(rejected_reported_with_reason),
               HARNESS_CASE(oversized_batch_rejected_unsent), HARNESS_CASE(aggregator_down_at_start),
               HARNESS_CASE(aggregator_restart_midrun), HARNESS_CASE(retry_answers_are_resent),
               HARNESS_CASE(close_with_batches_in_flight), HARNESS_CASE(close_while_unreachable),
               HARNESS_CASE(drain_delivers_everything), HARNESS_CASE(drain_gives_up_at_deadline),
-              HARNESS_CASE(bad_options_refused), HARNESS_CASE(create_out_of_memory));
+              HARNESS_CASE(bad_options_refused), HARNESS_CASE(create_out_of_memory),
+              HARNESS_CASE(signed_batches_accepted),
+              HARNESS_CASE(refused_batches_kept_until_key_fixed),
+              HARNESS_CASE(unsigned_accepted_during_rollout),
+              HARNESS_CASE(signature_ignored_without_secret), HARNESS_CASE(tls_without_ca_refused));
 HARNESS_MAIN()

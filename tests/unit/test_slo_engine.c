@@ -3,12 +3,17 @@
  * sites; site patterns select scopes; threshold SLOs bound the true count; Timeslices count
  * slices; a reload re-evaluates at once, keeps alert states only for unchanged definitions and
  * never invalidates a wanted list still held; the thread evaluates on a kick; the JSON and
- * metrics carry the numbers; alerts are handed over after each cycle. */
+ * metrics carry the numbers; alerts are handed over after each cycle. The Reply of `slic slo`
+ * (agg_slo_engine_reply) carries the snapshot's numbers, answers unknown names and sites with
+ * NOT_FOUND, survives the wire and renders to exactly the bytes of /api/v1/slos; queries of
+ * kind SLOS reach it through agg_query_answer_all, which checks their names. */
 #include "harness.h"
 
 #include "../../aggregator/slo_engine_int.h"
 #include "../../aggregator/store.h"
+#include "../../aggregator/query.h"
 #include "alloc.h"
+#include "codec_batch.h"
 #include "reply_json.h"
 
 #include <math.h>
@@ -541,9 +546,323 @@ static void test_allocation_failures(void)
     agg_store_close(st);
 }
 
+/* ---- replies (slic slo) ---- */
+
+static const char *const calendar_yaml =
+    SLO("monthly", RATIO("") "  timeWindow: [{duration: 1M, isRolling: false, calendar: "
+                             "{startTime: \"2022-01-01 00:00:00\", timeZone: Europe/Zurich}}]\n"
+                             "  budgetingMethod: Timeslices\n"
+                             "  objectives: [{target: 0.99, timeSliceTarget: 0.95, "
+                             "timeSliceWindow: 1m}]\n");
+
+/* An engine over the two-site store with avail, eu-only, lat and monthly. */
+static agg_slo_engine *reply_engine(agg_store *st)
+{
+    char yaml[4096];
+    snprintf(yaml, sizeof yaml, "%s%s%s%s", avail_yaml, eu_only_yaml, latency_yaml("300ms", "L"),
+             calendar_yaml);
+    return engine_new(st, load(yaml), NULL);
+}
+
+static Slic__Reply *reply_of(agg_slo_engine *e, const char *name, const char *site)
+{
+    Slic__Reply *r = NULL;
+    CHECK_OK(agg_slo_engine_reply(e, name, site, &r));
+    CHECK(r != NULL && r->has_schema_version && r->has_status);
+    return r;
+}
+
+/* The numbers of a scope as the snapshot holds them. */
+static void check_scope(const Slic__SloScope *m, const struct agg__sloe_scope *sc,
+                        const struct agg_slo_def *d)
+{
+    CHECK_STR_EQ(m->site, sc->site);
+    CHECK(m->has_evaluated && m->evaluated == sc->evaluated);
+    CHECK_U64_EQ(m->events_total, sc->evaluated ? sc->status.total : 0);
+    CHECK_U64_EQ(m->events_good_lower, sc->evaluated ? sc->status.good_lower : 0);
+    CHECK_U64_EQ(m->events_good_upper, sc->evaluated ? sc->status.good_upper : 0);
+    CHECK_INT_EQ(m->n_alerts, d->n_tiers);
+    for (size_t i = 0; i < d->n_tiers; i++) {
+        CHECK_STR_EQ(m->alerts[i]->severity, d->tiers[i].severity);
+        CHECK_DBL_EQ(m->alerts[i]->burn_rate_threshold, d->tiers[i].burn_rate);
+        CHECK_STR_EQ(m->alerts[i]->state, agg_slo_alert_state_name(sc->alerts.tier[i].state));
+        CHECK(m->alerts[i]->has_since == (sc->alerts.tier[i].since != 0));
+    }
+    if (!sc->evaluated) {
+        CHECK(!m->has_value && !m->has_remaining && !m->has_evaluated_at);
+        CHECK_INT_EQ(m->n_burn_rates, 0);
+        return;
+    }
+    CHECK(m->has_value && m->has_value_upper && m->has_consumed && m->has_remaining);
+    CHECK_DBL_EQ(m->value, sc->status.sli);
+    CHECK_DBL_EQ(m->value_upper, sc->status.sli_upper);
+    CHECK_DBL_EQ(m->consumed, sc->status.consumed);
+    CHECK_DBL_EQ(m->remaining, sc->status.remaining);
+    CHECK(m->exact == sc->status.exact);
+    CHECK_INT_EQ(m->evaluated_at, sc->status.now);
+    CHECK(m->has_time_to_exhaustion_seconds == sc->status.exhausts);
+    CHECK_INT_EQ(m->n_burn_rates, AGG_SLO_BURN_WINDOWS);
+    for (size_t i = 0; i < AGG_SLO_BURN_WINDOWS; i++) {
+        CHECK_INT_EQ(m->burn_rates[i]->window_seconds, agg_slo_burn_window_s[i]);
+        CHECK_DBL_EQ(m->burn_rates[i]->rate, sc->status.burn[i].rate);
+    }
+    CHECK((m->slices != NULL) == (d->budgeting != AGG_SLO_OCCURRENCES));
+    if (m->slices)
+        CHECK_U64_EQ(m->slices->complete, sc->status.slices);
+}
+
+/* Every SLO of the snapshot, in order, with its definition and every scope. */
+static void check_list(agg_slo_engine *e)
+{
+    Slic__Reply *r = reply_of(e, NULL, NULL);
+    struct agg__sloe_snap *s = agg__sloe_snap_get(e);
+    CHECK_INT_EQ(r->status, SLIC__REPLY__STATUS__OK);
+    CHECK(r->error == NULL);
+    CHECK_U64_EQ(r->n_slos, s->gen->set->n_defs);
+    for (size_t i = 0; i < r->n_slos; i++) {
+        const Slic__SloInfo *m = r->slos[i];
+        const struct agg__sloe_result *res = &s->results[i];
+        CHECK_STR_EQ(m->name, res->def->name);
+        CHECK_STR_EQ(m->sli, "checkout");
+        CHECK(m->has_target && m->target == res->def->target);
+        check_scope(m->scope, &res->all, res->def);
+        CHECK_U64_EQ(m->n_sites, res->n_sites);
+        for (size_t k = 0; k < res->n_sites; k++)
+            check_scope(m->sites[k], &res->sites[k], res->def);
+    }
+    agg__sloe_snap_put(s);
+    agg_slo_engine_reply_free(r);
+}
+
+static void test_reply_list(void)
+{
+    agg_store *st = store_with_data();
+    agg_slo_engine *e = reply_engine(st);
+    check_list(e); /* before the first evaluation: every scope unevaluated */
+    CHECK_OK(agg_slo_engine_evaluate(e));
+    check_list(e);
+
+    /* The definitions as the JSON names them. */
+    Slic__Reply *r = reply_of(e, NULL, NULL);
+    CHECK_U64_EQ(r->n_slos, 4);
+    const Slic__SloInfo *avail = r->slos[0], *eu = r->slos[1], *lat = r->slos[2];
+    const Slic__SloInfo *monthly = r->slos[3];
+    CHECK_STR_EQ(avail->name, "avail");
+    CHECK_STR_EQ(avail->indicator, "ratio");
+    CHECK_STR_EQ(avail->budgeting, "occurrences");
+    CHECK(avail->op == NULL && !avail->has_threshold_seconds && !avail->has_timeslice_target);
+    CHECK_STR_EQ(avail->window->kind, "rolling");
+    CHECK_DBL_EQ(avail->window->length_seconds, 28 * 86400.0);
+    CHECK(avail->window->has_from && avail->window->to == NOW);
+    CHECK_STR_EQ(avail->scope->site, "*");
+    CHECK_STR_EQ(avail->sites[0]->site, "eu");
+    CHECK_STR_EQ(avail->sites[1]->site, "us");
+    CHECK_STR_EQ(eu->name, "eu-only");
+    CHECK_U64_EQ(eu->n_site_patterns, 1);
+    CHECK_STR_EQ(eu->site_patterns[0], "e*");
+    CHECK_U64_EQ(eu->n_sites, 1);
+    CHECK_STR_EQ(lat->indicator, "threshold");
+    CHECK_STR_EQ(lat->op, "lte");
+    CHECK_DBL_EQ(lat->threshold_seconds, 0.3);
+    CHECK_STR_EQ(lat->display_name, "L");
+    CHECK_STR_EQ(monthly->budgeting, "timeslices");
+    CHECK_DBL_EQ(monthly->timeslice_target, 0.95);
+    CHECK_DBL_EQ(monthly->timeslice_window_seconds, 60);
+    CHECK_STR_EQ(monthly->window->kind, "calendar");
+    CHECK_U64_EQ(monthly->window->calendar_count, 1);
+    CHECK_STR_EQ(monthly->window->calendar_unit, "month");
+    CHECK_STR_EQ(monthly->window->time_zone, "Europe/Zurich");
+    CHECK(!monthly->window->has_length_seconds);
+    CHECK(monthly->window->period_end > NOW);
+    agg_slo_engine_reply_free(r);
+    agg_slo_engine_destroy(e);
+    agg_store_close(st);
+}
+
+static void test_reply_one_and_not_found(void)
+{
+    agg_store *st = store_with_data();
+    agg_slo_engine *e = reply_engine(st);
+    CHECK_OK(agg_slo_engine_evaluate(e));
+
+    Slic__Reply *r = reply_of(e, "lat", "us");
+    CHECK_INT_EQ(r->status, SLIC__REPLY__STATUS__OK);
+    CHECK_U64_EQ(r->n_slos, 1);
+    CHECK_STR_EQ(r->slos[0]->scope->site, "us");
+    CHECK_U64_EQ(r->slos[0]->n_sites, 0);
+    uint64_t total;
+    uint64_t le = true_le(1, 0.3, &total);
+    CHECK_U64_EQ(r->slos[0]->scope->events_total, total);
+    CHECK(r->slos[0]->scope->events_good_lower <= le && le <= r->slos[0]->scope->events_good_upper);
+    agg_slo_engine_reply_free(r);
+
+    r = reply_of(e, "lat", "*");
+    CHECK_STR_EQ(r->slos[0]->scope->site, "*");
+    CHECK_U64_EQ(r->slos[0]->n_sites, 0);
+    agg_slo_engine_reply_free(r);
+
+    /* A list for one site holds the SLOs covering it. */
+    r = reply_of(e, NULL, "us");
+    CHECK_U64_EQ(r->n_slos, 3);
+    for (size_t i = 0; i < r->n_slos; i++)
+        CHECK(strcmp(r->slos[i]->name, "eu-only") != 0);
+    agg_slo_engine_reply_free(r);
+    r = reply_of(e, NULL, "asia");
+    CHECK_INT_EQ(r->status, SLIC__REPLY__STATUS__OK);
+    CHECK_U64_EQ(r->n_slos, 0);
+    agg_slo_engine_reply_free(r);
+
+    r = reply_of(e, "nope", NULL);
+    CHECK_INT_EQ(r->status, SLIC__REPLY__STATUS__NOT_FOUND);
+    CHECK_STR_EQ(r->error, "no SLO named 'nope'");
+    CHECK_U64_EQ(r->n_slos, 0);
+    agg_slo_engine_reply_free(r);
+    r = reply_of(e, "eu-only", "us");
+    CHECK_INT_EQ(r->status, SLIC__REPLY__STATUS__NOT_FOUND);
+    CHECK_STR_EQ(r->error, "SLO 'eu-only' covers no site 'us'");
+    agg_slo_engine_reply_free(r);
+
+    /* No engine: no SLOs. */
+    r = reply_of(NULL, NULL, NULL);
+    CHECK_INT_EQ(r->status, SLIC__REPLY__STATUS__OK);
+    CHECK_U64_EQ(r->n_slos, 0);
+    agg_slo_engine_reply_free(r);
+    r = reply_of(NULL, "avail", NULL);
+    CHECK_INT_EQ(r->status, SLIC__REPLY__STATUS__NOT_FOUND);
+    agg_slo_engine_reply_free(r);
+    agg_slo_engine_reply_free(NULL);
+    agg_slo_engine_destroy(e);
+    agg_store_close(st);
+}
+
+/* What slic prints with --json: the reply packed, sent, unpacked and rendered. */
+static char *json_via_wire(const Slic__Reply *r, const char *name, const char *site)
+{
+    static struct agg__buf b;
+    agg__buf_fini(&b);
+    memset(&b, 0, sizeof b);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    CHECK_OK(codec_response_pack(NULL, r, &buf, &len));
+    Slic__Reply *got = NULL;
+    CHECK_OK(codec_response_unpack(buf, len, NULL, &got, NULL));
+    slic_free(buf);
+    CHECK_INT_EQ(got->status, SLIC__REPLY__STATUS__OK);
+    if (name)
+        CHECK_OK(agg_reply_json_slo(&b, got->slos[0], site == NULL));
+    else
+        CHECK_OK(agg_reply_json_slos(&b, got->slos, got->n_slos, site == NULL));
+    codec_reply_free(got);
+    return (char *)b.p;
+}
+
+/* `slic slo --json` prints exactly the bytes of /api/v1/slos, for every SLO and scope, before
+ * and after evaluations; and the numbers in them are the snapshot's. */
+static void test_reply_json_same_as_api(void)
+{
+    agg_store *st = store_with_data();
+    agg_slo_engine *e = reply_engine(st);
+    static const char *const names[] = {NULL, "avail", "eu-only", "lat", "monthly"};
+    static const char *const sites[] = {NULL, "*", "eu", "us", "asia"};
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+            for (size_t k = 0; k < sizeof sites / sizeof sites[0]; k++) {
+                int status;
+                char *api = json_of(e, names[i], sites[k], &status);
+                Slic__Reply *r = reply_of(e, names[i], sites[k]);
+                CHECK_INT_EQ(status, r->status == SLIC__REPLY__STATUS__OK ? 200 : 404);
+                if (status == 200)
+                    CHECK_STR_EQ(json_via_wire(r, names[i], sites[k]), api);
+                else
+                    CHECK_CONTAINS(api, r->error);
+                agg_slo_engine_reply_free(r);
+            }
+        }
+        CHECK_OK(agg_slo_engine_evaluate(e));
+    }
+    agg_slo_engine_destroy(e);
+    agg_store_close(st);
+}
+
+static Slic__Reply *query_slos(agg_store *st, agg_slo_engine *e, const char *slo, const char *site)
+{
+    Slic__Query q = SLIC__QUERY__INIT;
+    q.has_schema_version = q.has_kind = 1;
+    q.schema_version = CODEC_SCHEMA_VERSION;
+    q.kind = SLIC__QUERY__KIND__SLOS;
+    q.slo = (char *)slo;
+    q.site = (char *)site;
+    Slic__Reply *r = NULL;
+    CHECK_OK(agg_query_answer_all(st, e, &q, NOW, &r));
+    return r;
+}
+
+/* Queries of kind SLOS reach the engine, with their names checked first. */
+static void test_reply_query_routing(void)
+{
+    agg_store *st = store_with_data();
+    agg_slo_engine *e = reply_engine(st);
+    CHECK_OK(agg_slo_engine_evaluate(e));
+    Slic__Reply *r = query_slos(st, e, NULL, NULL);
+    CHECK_INT_EQ(r->status, SLIC__REPLY__STATUS__OK);
+    CHECK_U64_EQ(r->n_slos, 4);
+    CHECK_U64_EQ(r->slos[0]->n_sites, 2);
+    agg_query_reply_free(r);
+    r = query_slos(st, e, "avail", "*");
+    CHECK_INT_EQ(r->status, SLIC__REPLY__STATUS__OK);
+    CHECK_STR_EQ(r->slos[0]->scope->site, "*");
+    agg_query_reply_free(r);
+    r = query_slos(st, e, "nope", NULL);
+    CHECK_INT_EQ(r->status, SLIC__REPLY__STATUS__NOT_FOUND);
+    CHECK_CONTAINS(r->error, "'nope'");
+    agg_query_reply_free(r);
+    r = query_slos(st, e, "bad name", NULL);
+    CHECK_INT_EQ(r->status, SLIC__REPLY__STATUS__BAD_QUERY);
+    CHECK_CONTAINS(r->error, "slo: 'bad name' is not a valid name");
+    agg_query_reply_free(r);
+    r = query_slos(st, e, NULL, "e*");
+    CHECK_INT_EQ(r->status, SLIC__REPLY__STATUS__BAD_QUERY);
+    CHECK_CONTAINS(r->error, "site: 'e*'");
+    agg_query_reply_free(r);
+    /* Without an engine (no SLOs loaded), and through agg_query_answer. */
+    r = query_slos(st, NULL, NULL, NULL);
+    CHECK_INT_EQ(r->status, SLIC__REPLY__STATUS__OK);
+    CHECK_U64_EQ(r->n_slos, 0);
+    agg_query_reply_free(r);
+    agg_slo_engine_destroy(e);
+    agg_store_close(st);
+}
+
+/* Every allocation of a reply failing in turn: SLIC_ENOMEM, nothing leaked (ASan checks). */
+static void test_reply_allocation_failures(void)
+{
+    agg_store *st = store_with_data();
+    agg_slo_engine *e = reply_engine(st);
+    CHECK_OK(agg_slo_engine_evaluate(e));
+    for (long n = 0;; n++) {
+        CHECK(n < 10000);
+        Slic__Reply *r = NULL;
+        slic_alloc_fail_after(n);
+        int rc = agg_slo_engine_reply(e, NULL, NULL, &r);
+        slic_alloc_fail_after(-1);
+        if (rc == 0) {
+            CHECK_U64_EQ(r->n_slos, 4);
+            agg_slo_engine_reply_free(r);
+            CHECK(n > 4);
+            break;
+        }
+        CHECK_ERR(rc, SLIC_ENOMEM);
+    }
+    agg_slo_engine_destroy(e);
+    agg_store_close(st);
+}
+
 HARNESS_CASES(HARNESS_CASE(test_ratio_equals_store), HARNESS_CASE(test_site_patterns),
               HARNESS_CASE(test_glob), HARNESS_CASE(test_threshold_bounds_and_reload),
               HARNESS_CASE(test_timeslices), HARNESS_CASE(test_wanted_survives_reload),
               HARNESS_CASE(test_metrics), HARNESS_CASE(test_thread_and_alert_handover),
-              HARNESS_CASE(test_bad_options), HARNESS_CASE(test_allocation_failures));
+              HARNESS_CASE(test_bad_options), HARNESS_CASE(test_allocation_failures),
+              HARNESS_CASE(test_reply_list), HARNESS_CASE(test_reply_one_and_not_found),
+              HARNESS_CASE(test_reply_json_same_as_api), HARNESS_CASE(test_reply_query_routing),
+              HARNESS_CASE(test_reply_allocation_failures));
 HARNESS_MAIN()
