@@ -36,15 +36,16 @@ static int start_probes(agent *a, struct slic_errmsg *err)
 
 static enum slic_accesslog_unit unit_of(double seconds)
 {
-    return seconds >= 1 ? SLIC_ACCESSLOG_S : seconds >= 1e-3 ? SLIC_ACCESSLOG_MS : SLIC_ACCESSLOG_US;
+    return seconds >= 1      ? SLIC_ACCESSLOG_S
+           : seconds >= 1e-3 ? SLIC_ACCESSLOG_MS
+                             : SLIC_ACCESSLOG_US;
 }
 
 static void accesslog_opts(const struct agent_config *c, const struct agent_config_tail *t,
                            struct slic_accesslog_opts *o)
 {
-    slic_accesslog_opts_init(o, t->format == AGENT_TAIL_JSON ? SLIC_ACCESSLOG_JSON
-                                                             : SLIC_ACCESSLOG_COMBINED,
-                             t->sli);
+    slic_accesslog_opts_init(
+        o, t->format == AGENT_TAIL_JSON ? SLIC_ACCESSLOG_JSON : SLIC_ACCESSLOG_COMBINED, t->sli);
     o->unit = unit_of(t->latency_unit_s);
     o->status_bad_min = c->status_bad_min;
     o->label_route = t->route_label;
@@ -130,8 +131,7 @@ static int start_tails(agent *a, struct slic_errmsg *err)
 int agent__sources_start(agent *a, struct slic_errmsg *err)
 {
     int rc;
-    if ((rc = start_lineproto(a, err)) || (rc = start_probes(a, err)) ||
-        (rc = start_tails(a, err)))
+    if ((rc = start_lineproto(a, err)) || (rc = start_probes(a, err)) || (rc = start_tails(a, err)))
         return rc;
     return 0;
 }

@@ -74,8 +74,8 @@ static void write_group(agg_writer *w, struct agg_write_item **group, unsigned n
     /* Every result is written whatever the return: batches not committed come back RETRY. */
     int rc = agg_store_write_batches(w->store, batches, n, results, w->reasons, &err);
     if (rc)
-        SLIC_ERROR("writer", "could not commit all of %u batches: %s (%s); agents will retry",
-                   n, err.text[0] ? err.text : slic_strerror(rc), slic_errname(rc));
+        SLIC_ERROR("writer", "could not commit all of %u batches: %s (%s); agents will retry", n,
+                   err.text[0] ? err.text : slic_strerror(rc), slic_errname(rc));
     for (unsigned i = 0; i < n; i++) {
         group[i]->result = results[i];
         group[i]->reason = w->reasons[i].text;
@@ -92,8 +92,8 @@ static void expire_step(agg_writer *w)
     size_t deleted = 0;
     bool more = false;
     struct slic_errmsg err = {{0}};
-    int rc = agg_store_expire(w->store, now_ms / 1000, w->opts.expire_batch_rows, &deleted, &more,
-                              &err);
+    int rc =
+        agg_store_expire(w->store, now_ms / 1000, w->opts.expire_batch_rows, &deleted, &more, &err);
     if (rc)
         SLIC_WARN("writer", "retention pass failed: %s; will try again in %u s",
                   err.text[0] ? err.text : slic_strerror(rc), w->opts.expire_interval_seconds);
@@ -135,8 +135,7 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-int agg_writer_create(agg_store *store, const struct agg_writer_options *opts,
-                      agg_writer **out)
+int agg_writer_create(agg_store *store, const struct agg_writer_options *opts, agg_writer **out)
 {
     agg_writer *w = slic_calloc(1, sizeof *w);
     if (!w)

@@ -38,8 +38,7 @@ struct agg_writer_options {
 void agg_writer_options_default(struct agg_writer_options *o);
 
 /* Starts the writer thread. 0, SLIC_ENOMEM, or -errno from pthread_create. */
-int agg_writer_create(agg_store *store, const struct agg_writer_options *opts,
-                      agg_writer **out);
+int agg_writer_create(agg_store *store, const struct agg_writer_options *opts, agg_writer **out);
 
 /* Queues an item; done() will be called exactly once, on the writer thread. Thread-safe. After
  * agg_writer_destroy has begun, items complete at once, on the caller's thread, as RETRY. */

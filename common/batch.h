@@ -10,12 +10,12 @@
 #include <stdint.h>
 
 /* Limits a batch must respect; a decoder rejects anything larger. */
-#define SLIC_NAME_MAX 128            /* SLI names, sites, nodes, agent ids: bytes */
-#define SLIC_LABEL_KEY_MAX 64        /* bytes */
-#define SLIC_LABEL_VALUE_MAX 128     /* bytes */
-#define SLIC_SERIES_LABELS_MAX 8     /* labels on one series */
+#define SLIC_NAME_MAX 128        /* SLI names, sites, nodes, agent ids: bytes */
+#define SLIC_LABEL_KEY_MAX 64    /* bytes */
+#define SLIC_LABEL_VALUE_MAX 128 /* bytes */
+#define SLIC_SERIES_LABELS_MAX 8 /* labels on one series */
 #define SLIC_SERIES_THRESHOLDS_MAX 16
-#define SLIC_BATCH_SERIES_MAX 20000  /* series in one batch */
+#define SLIC_BATCH_SERIES_MAX 20000 /* series in one batch */
 
 struct slic_label {
     char *key;

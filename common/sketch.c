@@ -649,9 +649,9 @@ int slic_sketch_from_view(const struct slic_sketch_view *view, uint32_t max_buck
         rc = SLIC_ETOOBIG;
         goto fail;
     }
-    if (view->n > 0 && (view->offset < index_of(sk, SLIC_SKETCH_MIN_INDEXABLE) ||
-                        (int64_t)view->offset + view->n - 1 >
-                            (int64_t)index_of(sk, SLIC_SKETCH_MAX_INDEXABLE))) {
+    if (view->n > 0 &&
+        (view->offset < index_of(sk, SLIC_SKETCH_MIN_INDEXABLE) ||
+         (int64_t)view->offset + view->n - 1 > (int64_t)index_of(sk, SLIC_SKETCH_MAX_INDEXABLE))) {
         rc = SLIC_ERANGE;
         goto fail;
     }

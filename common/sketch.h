@@ -97,8 +97,7 @@ bool slic_sketch_collapsed(const slic_sketch *sk);
  * MAX_INDEXABLE]), and the bounds (lower, upper] of the values a bucket holds. For tests, the
  * benchmark and decoders that check consistency. */
 int32_t slic_sketch_index_of(const slic_sketch *sk, double value);
-void slic_sketch_bucket_bounds(const slic_sketch *sk, int32_t index, double *lower,
-                               double *upper);
+void slic_sketch_bucket_bounds(const slic_sketch *sk, int32_t index, double *lower, double *upper);
 
 /* A read-only picture of the sketch in its wire shape: counts[i] is the count of bucket
  * offset + i, trimmed so that counts[0] and counts[n - 1] are non-zero (n == 0 when every value

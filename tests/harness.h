@@ -16,11 +16,14 @@ struct harness_case {
 };
 
 #define HARNESS_CASES(...) static const struct harness_case harness_cases[] = {__VA_ARGS__}
-#define HARNESS_CASE(fn) {#fn, fn}
+#define HARNESS_CASE(fn)                                                                           \
+    {                                                                                              \
+#fn, fn                                                                                    \
+    }
 #define HARNESS_MAIN()                                                                             \
     int main(int argc, char **argv)                                                                \
     {                                                                                              \
-        return harness_main(harness_cases, sizeof harness_cases / sizeof harness_cases[0], argc,  \
+        return harness_main(harness_cases, sizeof harness_cases / sizeof harness_cases[0], argc,   \
                             argv);                                                                 \
     }
 
@@ -68,7 +71,7 @@ const char *harness_write_file(const char *name, const char *text);
 #define CHECK_ERR(expr, want)                                                                      \
     do {                                                                                           \
         int check_rc_ = (expr), check_want_ = (want);                                              \
-        if (check_rc_ != check_want_)                                                          \
+        if (check_rc_ != check_want_)                                                              \
             harness_fail(__FILE__, __LINE__, "%s returned %d (%s), expected %d (%s)", #expr,       \
                          check_rc_, harness_errname(check_rc_), check_want_,                       \
                          harness_errname(check_want_));                                            \
@@ -89,9 +92,9 @@ const char *harness_write_file(const char *name, const char *text);
         double check_d_ = check_a_ > check_b_ ? check_a_ - check_b_ : check_b_ - check_a_;         \
         double check_m_ = check_b_ < 0 ? -check_b_ : check_b_;                                     \
         if (!(check_d_ <= check_t_ * check_m_))                                                    \
-            harness_fail(__FILE__, __LINE__, "%s ~ %s: %.17g vs %.17g, relative error %.3g > %.3g", \
-                         #a, #b, check_a_, check_b_, check_m_ > 0 ? check_d_ / check_m_ : check_d_, \
-                         check_t_);                                                                \
+            harness_fail(__FILE__, __LINE__,                                                       \
+                         "%s ~ %s: %.17g vs %.17g, relative error %.3g > %.3g", #a, #b, check_a_,  \
+                         check_b_, check_m_ > 0 ? check_d_ / check_m_ : check_d_, check_t_);       \
     } while (0)
 
 #define CHECK_STR_EQ(a, b)                                                                         \

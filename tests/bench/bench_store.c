@@ -99,8 +99,10 @@ struct ingest {
 static struct ingest ingest(const char *dir, bool nosync, struct slic_batch *batches, size_t n)
 {
     agg_store *st = NULL;
-    struct agg_store_options o = {.nosync = nosync, .retention_10s = 400 * 86400,
-                                  .retention_1m = 400 * 86400, .retention_1h = 400 * 86400};
+    struct agg_store_options o = {.nosync = nosync,
+                                  .retention_10s = 400 * 86400,
+                                  .retention_1m = 400 * 86400,
+                                  .retention_1h = 400 * 86400};
     struct slic_errmsg err;
     int rc = agg_store_open(dir, &o, &st, &err);
     if (rc)
@@ -189,8 +191,8 @@ static void query_bench(const char *dir)
             enum agg_ingest_result res[GROUP];
             unsigned k = 28 * 24 - h < GROUP ? 28 * 24 - h : GROUP;
             for (unsigned j = 0; j < k; j++) {
-                batch_make(&b[j], site, h + j + 1, end - (int64_t)(28 * 24 - h - j) * 3600, 3600,
-                           1, sites[site]);
+                batch_make(&b[j], site, h + j + 1, end - (int64_t)(28 * 24 - h - j) * 3600, 3600, 1,
+                           sites[site]);
                 b[j].agent_id = sites[site]; /* one agent per site */
                 g[j] = &b[j];
             }

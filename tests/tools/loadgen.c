@@ -109,31 +109,67 @@ static void usage(FILE *to)
 
 int main(int argc, char **argv)
 {
-    struct opts o = {.sli = "checkout", .rate = 1000, .seconds = 10, .error_rate = 0.01,
-                     .median_ms = 50, .burst_at = -1, .lines_per_datagram = 1, .seed = 1};
+    struct opts o = {.sli = "checkout",
+                     .rate = 1000,
+                     .seconds = 10,
+                     .error_rate = 0.01,
+                     .median_ms = 50,
+                     .burst_at = -1,
+                     .lines_per_datagram = 1,
+                     .seed = 1};
     static const struct option longopts[] = {
-        {"udp", 1, 0, 'u'},        {"unix", 1, 0, 'x'},         {"sli", 1, 0, 's'},
-        {"rate", 1, 0, 'r'},       {"seconds", 1, 0, 't'},      {"error-rate", 1, 0, 'e'},
-        {"median-ms", 1, 0, 'm'},  {"burst-at", 1, 0, 'b'},     {"burst-seconds", 1, 0, 'B'},
-        {"lines", 1, 0, 'l'},      {"seed", 1, 0, 'S'},         {"progress", 0, 0, 'p'},
-        {"help", 0, 0, 'h'},       {"expect", 1, 0, 'E'},       {0, 0, 0, 0}};
+        {"udp", 1, 0, 'u'},       {"unix", 1, 0, 'x'},     {"sli", 1, 0, 's'},
+        {"rate", 1, 0, 'r'},      {"seconds", 1, 0, 't'},  {"error-rate", 1, 0, 'e'},
+        {"median-ms", 1, 0, 'm'}, {"burst-at", 1, 0, 'b'}, {"burst-seconds", 1, 0, 'B'},
+        {"lines", 1, 0, 'l'},     {"seed", 1, 0, 'S'},     {"progress", 0, 0, 'p'},
+        {"help", 0, 0, 'h'},      {"expect", 1, 0, 'E'},   {0, 0, 0, 0}};
     for (int c; (c = getopt_long(argc, argv, "", longopts, NULL)) != -1;) {
         switch (c) {
-        case 'u': o.udp = optarg; break;
-        case 'x': o.unix_path = optarg; break;
-        case 's': o.sli = optarg; break;
-        case 'r': o.rate = atof(optarg); break;
-        case 't': o.seconds = atof(optarg); break;
-        case 'e': o.error_rate = atof(optarg); break;
-        case 'm': o.median_ms = atof(optarg); break;
-        case 'b': o.burst_at = atof(optarg); break;
-        case 'B': o.burst_seconds = atof(optarg); break;
-        case 'l': o.lines_per_datagram = (unsigned)atoi(optarg); break;
-        case 'S': o.seed = strtoull(optarg, NULL, 10); break;
-        case 'p': o.progress = 1; break;
-        case 'E': o.expect = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'u':
+            o.udp = optarg;
+            break;
+        case 'x':
+            o.unix_path = optarg;
+            break;
+        case 's':
+            o.sli = optarg;
+            break;
+        case 'r':
+            o.rate = atof(optarg);
+            break;
+        case 't':
+            o.seconds = atof(optarg);
+            break;
+        case 'e':
+            o.error_rate = atof(optarg);
+            break;
+        case 'm':
+            o.median_ms = atof(optarg);
+            break;
+        case 'b':
+            o.burst_at = atof(optarg);
+            break;
+        case 'B':
+            o.burst_seconds = atof(optarg);
+            break;
+        case 'l':
+            o.lines_per_datagram = (unsigned)atoi(optarg);
+            break;
+        case 'S':
+            o.seed = strtoull(optarg, NULL, 10);
+            break;
+        case 'p':
+            o.progress = 1;
+            break;
+        case 'E':
+            o.expect = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if ((!o.udp == !o.unix_path) || o.rate <= 0 || o.seconds <= 0 || o.seconds > 86400 ||
@@ -166,8 +202,8 @@ int main(int argc, char **argv)
         size_t len = 0;
         for (unsigned i = 0; i < o.lines_per_datagram && sent < total; i++, sent++) {
             double elapsed = now_s() - t0;
-            int burst = o.burst_at >= 0 && elapsed >= o.burst_at &&
-                        elapsed < o.burst_at + o.burst_seconds;
+            int burst =
+                o.burst_at >= 0 && elapsed >= o.burst_at && elapsed < o.burst_at + o.burst_seconds;
             int bad = burst || uniform01() < o.error_rate;
             double u1 = uniform01() + 1e-12, u2 = uniform01();
             double ms = o.median_ms * exp(0.6 * sqrt(-2 * log(u1)) * cos(2 * M_PI * u2));

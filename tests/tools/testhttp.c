@@ -96,10 +96,9 @@ int main(int argc, char **argv)
     sigprocmask(SIG_BLOCK, &sigs, NULL);
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-                                                MHD_USE_THREAD_PER_CONNECTION,
-                                            (uint16_t)port, NULL, NULL, answer, NULL,
-                                            MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_END);
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, (uint16_t)port, NULL, NULL,
+        answer, NULL, MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "slic-testhttp: cannot listen on 127.0.0.1:%u\n", port);
         return 1;

@@ -39,10 +39,18 @@ struct opts {
     size_t secret_len;
 };
 
-static struct opts o = {
-    .addr = "tcp://127.0.0.1:7710", .agents = 4, .series = 3, .windows = 6, .values = 100,
-    .sites = 2, .threads = 4, .seed = 1, .epoch = 1, .deadline_s = 120, .prefix = "",
-    .window_seconds = 10};
+static struct opts o = {.addr = "tcp://127.0.0.1:7710",
+                        .agents = 4,
+                        .series = 3,
+                        .windows = 6,
+                        .values = 100,
+                        .sites = 2,
+                        .threads = 4,
+                        .seed = 1,
+                        .epoch = 1,
+                        .deadline_s = 120,
+                        .prefix = "",
+                        .window_seconds = 10};
 
 static atomic_ulong n_accepted, n_duplicate, n_rejected, n_retries;
 
@@ -247,8 +255,8 @@ static void write_expect(const char *path)
                     good += (uint64_t)g;
                 }
         qsort(v, n, sizeof *v, cmp_double);
-        fprintf(f, "%s\"sli%u\": {\"count\": %zu, \"good\": %" PRIu64 ", \"quantiles\": {", s ? ", " : "",
-                s, n, good);
+        fprintf(f, "%s\"sli%u\": {\"count\": %zu, \"good\": %" PRIu64 ", \"quantiles\": {",
+                s ? ", " : "", s, n, good);
         static const double qs[] = {0.5, 0.9, 0.99, 0.999};
         for (int i = 0; i < 4; i++)
             fprintf(f, "%s\"%g\": %.17g", i ? ", " : "", qs[i],
@@ -326,30 +334,66 @@ int main(int argc, char **argv)
     o.start = -1;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
-        case 'a': o.addr = optarg; break;
-        case 'A': o.agents = (unsigned)atoi(optarg); break;
-        case 'S': o.sites = (unsigned)atoi(optarg); break;
-        case 's': o.series = (unsigned)atoi(optarg); break;
-        case 'w': o.windows = (unsigned)atoi(optarg); break;
-        case 'v': o.values = (unsigned)atoi(optarg); break;
-        case 't': o.start = strtoll(optarg, NULL, 10); break;
-        case 'r': o.seed = strtoull(optarg, NULL, 10); break;
-        case 'e': o.epoch = strtoull(optarg, NULL, 10); break;
-        case 'j': o.threads = (unsigned)atoi(optarg); break;
-        case 'd': o.duplicate = 1; break;
-        case 'D': o.deadline_s = atof(optarg); break;
-        case 'x': o.expect = optarg; break;
-        case 'b': o.bad = optarg; break;
-        case 'p': o.prefix = optarg; break;
-        case 'W': o.window_seconds = (unsigned)atoi(optarg); break;
+        case 'a':
+            o.addr = optarg;
+            break;
+        case 'A':
+            o.agents = (unsigned)atoi(optarg);
+            break;
+        case 'S':
+            o.sites = (unsigned)atoi(optarg);
+            break;
+        case 's':
+            o.series = (unsigned)atoi(optarg);
+            break;
+        case 'w':
+            o.windows = (unsigned)atoi(optarg);
+            break;
+        case 'v':
+            o.values = (unsigned)atoi(optarg);
+            break;
+        case 't':
+            o.start = strtoll(optarg, NULL, 10);
+            break;
+        case 'r':
+            o.seed = strtoull(optarg, NULL, 10);
+            break;
+        case 'e':
+            o.epoch = strtoull(optarg, NULL, 10);
+            break;
+        case 'j':
+            o.threads = (unsigned)atoi(optarg);
+            break;
+        case 'd':
+            o.duplicate = 1;
+            break;
+        case 'D':
+            o.deadline_s = atof(optarg);
+            break;
+        case 'x':
+            o.expect = optarg;
+            break;
+        case 'b':
+            o.bad = optarg;
+            break;
+        case 'p':
+            o.prefix = optarg;
+            break;
+        case 'W':
+            o.window_seconds = (unsigned)atoi(optarg);
+            break;
         case 'k': {
             struct slic_errmsg err = {{0}};
             if (slic_secret_file_read(optarg, "--secret-file", &o.secret, &o.secret_len, &err))
                 die(err.text, "", 0);
             break;
         }
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (o.sites == 0 || o.threads == 0 || o.values == 0 || o.window_seconds == 0 ||

@@ -25,13 +25,18 @@ const char *testsend_addr(void); /* in testsend.c */
 /* A valid one-series batch for window `start`, as a protobuf message to break. */
 static Slic__Batch *valid_batch(int64_t start)
 {
-    struct slic_series s = {.sli = "badcheck", .window_start = start, .window_seconds = 10,
-                            .total = 2, .good = 2};
+    struct slic_series s = {
+        .sli = "badcheck", .window_start = start, .window_seconds = 10, .total = 2, .good = 2};
     slic_sketch_create(SLIC_SKETCH_DEFAULT_ALPHA, SLIC_SKETCH_DEFAULT_MAX_BUCKETS, &s.latency);
     slic_sketch_add(s.latency, 0.1);
     slic_sketch_add(s.latency, 0.2);
-    struct slic_batch b = {.agent_id = "bad-agent", .site = "bad-site", .node = "bad-node",
-                           .epoch = 1, .seq = 1, .series = &s, .n_series = 1};
+    struct slic_batch b = {.agent_id = "bad-agent",
+                           .site = "bad-site",
+                           .node = "bad-node",
+                           .epoch = 1,
+                           .seq = 1,
+                           .series = &s,
+                           .n_series = 1};
     uint8_t *buf;
     size_t len;
     if (codec_batch_pack(&b, &buf, &len))

@@ -14,16 +14,22 @@ static struct slic_label route_labels[3][1] = {
 
 static struct slic_batch batch_of(struct slic_series *s, size_t n)
 {
-    return (struct slic_batch){.agent_id = "a1", .site = "eu", .node = "n1", .epoch = 1,
-                               .seq = 1, .series = s, .n_series = n};
+    return (struct slic_batch){.agent_id = "a1",
+                               .site = "eu",
+                               .node = "n1",
+                               .epoch = 1,
+                               .seq = 1,
+                               .series = s,
+                               .n_series = n};
 }
 
 static const struct agg_batch_limits limits = {600, 400 * 86400, 2};
 
 static void test_window_in_range_accepted(void)
 {
-    struct slic_series s[2] = {{.sli = "checkout", .window_start = NOW - 10, .window_seconds = 10},
-                               {.sli = "checkout", .window_start = NOW + 590, .window_seconds = 10}};
+    struct slic_series s[2] = {
+        {.sli = "checkout", .window_start = NOW - 10, .window_seconds = 10},
+        {.sli = "checkout", .window_start = NOW + 590, .window_seconds = 10}};
     struct slic_batch b = batch_of(s, 2);
     CHECK_OK(agg_batch_check(&b, NOW, &limits, NULL));
 }
@@ -39,8 +45,8 @@ static void test_future_window_rejected(void)
 
 static void test_too_old_window_rejected(void)
 {
-    struct slic_series s = {.sli = "checkout", .window_start = NOW - 401 * 86400,
-                            .window_seconds = 10};
+    struct slic_series s = {
+        .sli = "checkout", .window_start = NOW - 401 * 86400, .window_seconds = 10};
     struct slic_batch b = batch_of(&s, 1);
     struct slic_errmsg err = {{0}};
     CHECK_ERR(agg_batch_check(&b, NOW, &limits, &err), SLIC_EINVAL);
@@ -53,8 +59,11 @@ static void test_label_set_cardinality(void)
 {
     struct slic_series s[4];
     for (int i = 0; i < 3; i++)
-        s[i] = (struct slic_series){.sli = "checkout", .labels = route_labels[i], .n_labels = 1,
-                                    .window_start = NOW - 10, .window_seconds = 10};
+        s[i] = (struct slic_series){.sli = "checkout",
+                                    .labels = route_labels[i],
+                                    .n_labels = 1,
+                                    .window_start = NOW - 10,
+                                    .window_seconds = 10};
     /* A repeat of a label set in another window does not count twice. */
     s[3] = s[0];
     s[3].window_start = NOW - 20;
@@ -85,8 +94,9 @@ static void test_ratelimit_once_per_period(void)
     agg_ratelimit_destroy(NULL);
 }
 
-HARNESS_CASES(HARNESS_CASE(test_window_in_range_accepted), HARNESS_CASE(test_future_window_rejected),
-              HARNESS_CASE(test_too_old_window_rejected), HARNESS_CASE(test_label_set_cardinality),
+HARNESS_CASES(HARNESS_CASE(test_window_in_range_accepted),
+              HARNESS_CASE(test_future_window_rejected), HARNESS_CASE(test_too_old_window_rejected),
+              HARNESS_CASE(test_label_set_cardinality),
               HARNESS_CASE(test_ratelimit_once_per_period));
 
 HARNESS_MAIN()

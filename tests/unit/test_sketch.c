@@ -78,15 +78,14 @@ static double exact_quantile(const double *sorted, size_t n, double q)
     return sorted[(size_t)floor(q * (double)(n - 1))];
 }
 
-static void check_quantiles(const slic_sketch *sk, const double *sorted, size_t n,
-                            const char *what)
+static void check_quantiles(const slic_sketch *sk, const double *sorted, size_t n, const char *what)
 {
     for (size_t i = 0; i < sizeof quantiles / sizeof quantiles[0]; i++) {
         double got, want = exact_quantile(sorted, n, quantiles[i]);
         CHECK_OK(slic_sketch_quantile(sk, quantiles[i], &got));
         if (!(fabs(got - want) <= (slic_sketch_alpha(sk) + ALPHA_SLACK) * want))
-            harness_fail(__FILE__, __LINE__, "%s q=%g: got %.9g, exact %.9g, rel. error %.5f",
-                         what, quantiles[i], got, want, fabs(got - want) / want);
+            harness_fail(__FILE__, __LINE__, "%s q=%g: got %.9g, exact %.9g, rel. error %.5f", what,
+                         quantiles[i], got, want, fabs(got - want) / want);
     }
 }
 
@@ -115,7 +114,8 @@ static void check_rank(const slic_sketch *sk, const double *sorted, size_t n, do
                      (unsigned long long)r.upper);
     /* The uncertainty is at most the one bucket holding x (a collapsed lowest bucket also
      * holds everything below it, so there it can be wider). */
-    if (!slic_sketch_collapsed(sk) && x >= SLIC_SKETCH_MIN_INDEXABLE && x < slic_sketch_max(sk) && x >= slic_sketch_min(sk)) {
+    if (!slic_sketch_collapsed(sk) && x >= SLIC_SKETCH_MIN_INDEXABLE && x < slic_sketch_max(sk) &&
+        x >= slic_sketch_min(sk)) {
         double lower, upper;
         slic_sketch_bucket_bounds(sk, slic_sketch_index_of(sk, x), &lower, &upper);
         uint64_t in_bucket = exact_rank(sorted, n, upper) - exact_rank(sorted, n, lower);
@@ -399,8 +399,7 @@ static void test_rejects_bad_arguments(void)
     CHECK_ERR(slic_sketch_create(0.5, 4096, &sk), SLIC_EINVAL);
     CHECK_ERR(slic_sketch_create(0.01, 8, &sk), SLIC_EINVAL);
     CHECK_ERR(slic_sketch_create(0.01, SLIC_SKETCH_MAX_BUCKETS_LIMIT + 1, &sk), SLIC_EINVAL);
-    CHECK_ERR(slic_sketch_create_mapped(0.01, 4096, (enum slic_sketch_mapping)9, &sk),
-              SLIC_EINVAL);
+    CHECK_ERR(slic_sketch_create_mapped(0.01, 4096, (enum slic_sketch_mapping)9, &sk), SLIC_EINVAL);
     CHECK(sk == NULL);
     sk = sketch_new();
     double q;
