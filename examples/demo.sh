@@ -116,6 +116,7 @@ echo
 if [ "${DEMO_HOLD:-0}" = 1 ]; then
     echo "== holding: dashboard http://$http_api/  API http://$http_api/api/v1/slos  /metrics"
     echo "   press Ctrl-C to stop everything"
-    while sleep 3600; do :; done
+    # sleep in the background and wait: a trapped signal then ends the wait at once.
+    while :; do sleep 3600 & pids+=($!); wait $!; done
 fi
 echo "demo done; stopping everything it started (DEMO_HOLD=1 keeps it running, dashboard at /)"
