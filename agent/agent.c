@@ -288,7 +288,18 @@ static int open_spool_and_sender(agent *a, struct slic_errmsg *err)
                                a->cfg.spool_dir);
     if (rc)
         return rc;
-    struct agent_sender_options o = {.url = a->cfg.aggregator, .inflight = a->cfg.inflight};
+    /* Borrowed from the configuration for the create call: the sender reads the TLS files
+     * then and keeps its own copy of the key. */
+    struct agent_sender_security sec = {
+        .tls_ca_file = a->cfg.tls_ca_file,
+        .tls_cert_file = a->cfg.tls_cert_file,
+        .tls_key_file = a->cfg.tls_key_file,
+        .tls_server_name = a->cfg.tls_server_name,
+        .key = a->cfg.auth_key_set ? a->cfg.auth_key : NULL,
+        .agent_id = a->cfg.agent_id,
+    };
+    struct agent_sender_options o = {
+        .url = a->cfg.aggregator, .inflight = a->cfg.inflight, .security = &sec};
     struct agent_sender_callbacks cb = {sender_next, sender_acked, a};
     return agent_sender_create(&a->loop, &o, &cb, &a->sender, err);
 }

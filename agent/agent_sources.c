@@ -211,7 +211,8 @@ uint64_t agent__malformed_total(const agent *a)
     return n;
 }
 
-/* The daemon's counters as one JSON object, for `slic-agent --status`. */
+/* The daemon's counters as one JSON object, for `slic-agent --status`. batches_refused_signature
+ * (a missing or wrong auth.key_file: the batches stay in the spool) is part of send_retries. */
 static void status_json(agent *a)
 {
     struct agent_window_stats ws;
@@ -229,10 +230,12 @@ static void status_json(agent *a)
              ",\"windows_spooled\":%" PRIu64 ",\"windows_lost\":%" PRIu64
              ",\"batches_accepted\":%" PRIu64 ",\"batches_duplicate\":%" PRIu64
              ",\"batches_rejected\":%" PRIu64 ",\"send_retries\":%" PRIu64
-             ",\"last_ack_unix_ms\":%" PRId64 ",\"aggregator_link\":\"%s\",\"memory_bytes\":%zu}",
+             ",\"batches_refused_signature\":%" PRIu64 ",\"last_ack_unix_ms\":%" PRId64
+             ",\"aggregator_link\":\"%s\",\"memory_bytes\":%zu}",
              slic_now_unix_ms(), ws.events_accepted - a->self_records, dropped, ws.events_late,
              ws.events_overflowed, agent__malformed_total(a), a->windows_spooled, a->windows_lost,
-             ss.accepted, ss.duplicate, ss.rejected, ss.retries, ss.last_ack_unix_ms,
+             ss.accepted, ss.duplicate, ss.rejected, ss.retries, ss.refused_signature,
+             ss.last_ack_unix_ms,
              ss.link == AGENT_SENDER_UP     ? "up"
              : ss.link == AGENT_SENDER_DOWN ? "down"
                                             : "connecting",

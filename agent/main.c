@@ -4,7 +4,6 @@
 #include "agent.h"
 #include "config.h"
 #include "log.h"
-#include "sender_auth.h"
 #include "status.h"
 #include "version.h"
 
@@ -12,7 +11,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 struct args {
     const char *config;
@@ -159,26 +157,6 @@ static void print_config(const struct agent_config *c)
                                                        : "unsigned (no auth.key_file)");
 }
 
-/* The sender's TLS and signing settings (see sender_auth.h), from the configuration. */
-static int security_install(const struct agent_config *c)
-{
-    struct agent_sender_security sec = {
-        .tls_ca_file = c->tls_ca_file,
-        .tls_cert_file = c->tls_cert_file,
-        .tls_key_file = c->tls_key_file,
-        .tls_server_name = c->tls_server_name,
-        .sign = c->auth_key_set,
-        .agent_id = c->agent_id,
-    };
-    memcpy(sec.key, c->auth_key, sizeof sec.key);
-    int rc = agent_sender_security_set(&sec);
-    slic_wipe(sec.key, sizeof sec.key);
-    if (rc == 0 && c->tls_ca_file && !c->tls_cert_file)
-        SLIC_WARN("main", "tls: no cert_file: an aggregator that requires client certificates "
-                          "(slic's does) will refuse this agent's connections");
-    return rc;
-}
-
 int main(int argc, char **argv)
 {
     struct args a = {0};
@@ -199,17 +177,13 @@ int main(int argc, char **argv)
     slic_log_set_level(cfg.log_level);
     signal(SIGPIPE, SIG_IGN);
     agent *ag = NULL;
-    if ((rc = security_install(&cfg)) == 0)
-        rc = agent_create(&cfg, a.config, &ag, &err);
-    if (rc) {
+    if ((rc = agent_create(&cfg, a.config, &ag, &err)) != 0) {
         SLIC_ERROR("main", "cannot start: %s", err.text[0] ? err.text : slic_strerror(rc));
         agent_destroy(ag);
         agent_config_fini(&cfg);
-        agent_sender_security_set(NULL);
         return 1;
     }
     rc = agent_run(ag);
-    agent_destroy(ag);
-    agent_sender_security_set(NULL); /* wipes the key */
+    agent_destroy(ag); /* wipes the key with the configuration */
     return rc;
 }

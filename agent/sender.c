@@ -411,8 +411,7 @@ static void slot_answer(agent_sender *s, struct slot *sl)
     sl->reply = NULL;
     struct slic_ack ack;
     struct codec_error cerr = {0};
-    enum codec_ack_cause cause = CODEC_ACK_CAUSE_NONE;
-    int rc = codec_response_unpack_ack(nng_msg_body(m), nng_msg_len(m), &ack, &cause, &cerr);
+    int rc = codec_response_unpack(nng_msg_body(m), nng_msg_len(m), &ack, NULL, &cerr);
     nng_msg_free(m);
     char why[CODEC_ERROR_FIELD_LEN + CODEC_ERROR_MSG_LEN + SLIC_ACK_REASON_MAX];
     if (rc) {
@@ -425,10 +424,12 @@ static void slot_answer(agent_sender *s, struct slot *sl)
     if (ack.status == SLIC_ACK_RETRY) {
         snprintf(why, sizeof why, "the aggregator asked to retry (%s)", ack.reason);
         retry_later(s, sl, why);
-    } else if (ack.status == SLIC_ACK_REJECTED && cause == CODEC_ACK_CAUSE_SIGNATURE) {
+    } else if (ack.status == SLIC_ACK_REJECTED && ack.cause == SLIC_ACK_CAUSE_SIGNATURE) {
         /* The batch is fine; this agent's key is not. It is never reported as rejected, so the
          * agent never sets it aside: it is resent until a fixed key gets it accepted. */
-        agent__sender_sec_refused(&s->sec, s->url, sl->seq, ack.reason, uv_now(s->loop));
+        s->st.refused_signature++;
+        agent__sender_sec_refused(&s->sec, s->url, sl->seq, ack.reason, s->st.refused_signature,
+                                  uv_now(s->loop));
         snprintf(why, sizeof why, "refused for its signature (%s)", ack.reason);
         retry_later(s, sl, why);
     } else {
@@ -621,6 +622,13 @@ static int options_check(const struct agent_sender_options *o,
                                "minimum below maximum): out of range",
                                o->url, o->inflight, SENDER_INFLIGHT_MAX, o->ack_timeout_ms,
                                o->backoff_min_ms, o->backoff_max_ms, SENDER_TIMEOUT_MAX_MS);
+    const struct agent_sender_security *sec = o->security;
+    if (sec && !sec->tls_cert_file != !sec->tls_key_file)
+        return slic_errmsg_set(err, SLIC_EINVAL,
+                               "sender for %s: a TLS client certificate needs its key and a key "
+                               "its certificate: set both tls.cert_file and tls.key_file, or "
+                               "neither",
+                               o->url);
     return 0;
 }
 
@@ -636,10 +644,11 @@ static void options_apply(agent_sender *s, const struct agent_sender_options *o)
                             sizeof s->backoff_max_text);
 }
 
-/* Socket, contexts and dialer, not yet dialing. nng's own resend timer is off (this file
- * decides when to resend), but nng still resends on a new connection a request whose
- * connection closed before the answer came. Its reconnect backoff is capped and jittered. */
-static int nng_setup(agent_sender *s, struct slic_errmsg *err)
+/* Socket, contexts and dialer (with o->security's TLS configuration), not yet dialing. nng's
+ * own resend timer is off (this file decides when to resend), but nng still resends on a new
+ * connection a request whose connection closed before the answer came. Its reconnect backoff
+ * is capped and jittered. */
+static int nng_setup(agent_sender *s, const struct agent_sender_options *o, struct slic_errmsg *err)
 {
     int rv = nng_req0_open(&s->sock);
     if (rv)
@@ -663,7 +672,7 @@ static int nng_setup(agent_sender *s, struct slic_errmsg *err)
     if ((rv = nng_dialer_create(&s->dialer, s->sock, s->url)) != 0)
         return slic_errmsg_set(err, SLIC_ECONFIG, "sender: cannot dial aggregator at %s: %s",
                                s->url, nng_strerror(rv));
-    return agent__sender_sec_init(&s->sec, s->dialer, s->url, err);
+    return agent__sender_sec_init(&s->sec, o->security, s->dialer, s->url, err);
 }
 
 static void sender_free(agent_sender *s)
@@ -703,7 +712,7 @@ int agent_sender_create(uv_loop_t *loop, const struct agent_sender_options *o,
         goto fail;
     }
     memcpy(s->url, o->url, url_len);
-    if ((rc = nng_setup(s, err)) != 0)
+    if ((rc = nng_setup(s, o, err)) != 0)
         goto fail;
     if ((rc = uv_async_init(loop, &s->async, on_async)) != 0) {
         rc = slic_errmsg_set(err, rc, "sender: uv_async_init: %s", uv_strerror(rc));
@@ -769,11 +778,6 @@ void agent_sender_stats(const agent_sender *s, struct agent_sender_stats *out)
 unsigned agent_sender_inflight(const agent_sender *s)
 {
     return s->st.inflight;
-}
-
-uint64_t agent_sender_auth_refusals(const agent_sender *s)
-{
-    return s->sec.refused;
 }
 
 static void on_handle_closed(uv_handle_t *h)

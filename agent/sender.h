@@ -22,6 +22,24 @@
 
 typedef struct agent_sender agent_sender;
 
+/* TLS towards a tls+tcp:// aggregator, and the signature on every batch, which is what makes
+ * the aggregator trust the agent_id in it (sender_auth.c). Read only during agent_sender_create:
+ * the files are read then, the key and agent_id copied. */
+struct agent_sender_security {
+    /* tls+tcp:// only: the CA that signs the aggregator's certificate (required), this agent's
+     * certificate and private key (both or neither), and the name the aggregator's certificate
+     * must carry (NULL: the host of the aggregator URL). */
+    const char *tls_ca_file;
+    const char *tls_cert_file;
+    const char *tls_key_file;
+    const char *tls_server_name;
+    /* This agent's batch key (auth.key_file), SLIC_HMAC_LEN bytes (hmac.h); NULL: batches go
+     * unsigned. */
+    const uint8_t *key;
+    /* This agent's agent_id, for the log lines that say which key to fetch. */
+    const char *agent_id;
+};
+
 /* Zero means "the default" for every numeric field. */
 struct agent_sender_options {
     /* The aggregator, e.g. "tcp://10.0.0.5:7710". Copied. Required. */
@@ -36,6 +54,8 @@ struct agent_sender_options {
      * the same range, also jittered. */
     uint32_t backoff_min_ms;
     uint32_t backoff_max_ms;
+    /* NULL: no TLS material (a tls+tcp:// url is then refused) and unsigned batches. */
+    const struct agent_sender_security *security;
 };
 
 struct agent_sender_callbacks {
@@ -70,7 +90,10 @@ struct agent_sender_stats {
     uint64_t accepted; /* final answers given to the agent, by kind */
     uint64_t duplicate;
     uint64_t rejected; /* by the aggregator, or unsent as too large */
-    uint64_t retries;  /* attempts that failed: RETRY answers, timeouts, lost links */
+    uint64_t retries;  /* attempts that failed: RETRY answers, timeouts, lost links, refusals */
+    /* Of retries: REJECTED for the batch's signature (a missing or wrong key, not bad data),
+     * so kept and resent, never reported through `acked`. */
+    uint64_t refused_signature;
     uint64_t ack_latency_sum_ns;
     uint64_t ack_latency_last_ns;
     int64_t last_ack_unix_ms; /* wall-clock time of the last answer; 0: none yet */
@@ -82,7 +105,9 @@ struct agent_sender_stats {
 /* Checks the options, opens the req socket and starts dialing (in the background: an
  * unreachable aggregator is not an error here), then pulls the first batches from the spool.
  * Returns 0 and *out; SLIC_EINVAL for bad options; SLIC_ECONFIG when nng refuses the URL (err
- * names it and nng's reason); SLIC_ENOMEM; or a negative libuv code. err (NULL allowed) says
+ * names it and nng's reason), or for a tls+tcp:// URL without a usable tls_ca_file or with a
+ * certificate or key that cannot be read (err names the file and the setting); SLIC_ENOMEM; or
+ * a negative libuv code; or what reading a TLS file returned (-errno). err (NULL allowed) says
  * what is wrong. On failure nothing is left to free, except in the rare case that dialing fails
  * after the uv handles were opened: they then close on the loop's next run. */
 int agent_sender_create(uv_loop_t *loop, const struct agent_sender_options *o,

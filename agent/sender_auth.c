@@ -18,58 +18,15 @@
 /* One error line per this many milliseconds while batches keep being refused. */
 #define REFUSED_LOG_EVERY_MS 60000u
 
-/* The process-wide security (see agent_sender_security_set): owned copies. */
-static struct {
-    char *ca_file, *cert_file, *key_file, *server_name;
-    bool sign;
-    uint8_t key[SLIC_HMAC_LEN];
-    char agent_id[SLIC_NAME_MAX + 1];
-} security;
-
-static int copy_opt(char **field, const char *value)
-{
-    slic_free(*field);
-    *field = NULL;
-    if (!value)
-        return 0;
-    size_t n = strlen(value) + 1;
-    if (!(*field = slic_malloc(n)))
-        return SLIC_ENOMEM;
-    memcpy(*field, value, n);
-    return 0;
-}
-
-int agent_sender_security_set(const struct agent_sender_security *sec)
-{
-    static const struct agent_sender_security none = {0};
-    if (!sec)
-        sec = &none;
-    int rc = 0;
-    if ((rc = copy_opt(&security.ca_file, sec->tls_ca_file)) ||
-        (rc = copy_opt(&security.cert_file, sec->tls_cert_file)) ||
-        (rc = copy_opt(&security.key_file, sec->tls_key_file)) ||
-        (rc = copy_opt(&security.server_name, sec->tls_server_name))) {
-        /* All or nothing: half a TLS setup would fail later, and less clearly. */
-        sec = &none;
-        copy_opt(&security.ca_file, NULL);
-        copy_opt(&security.cert_file, NULL);
-        copy_opt(&security.key_file, NULL);
-    }
-    security.sign = sec->sign;
-    memcpy(security.key, sec->key, sizeof security.key);
-    snprintf(security.agent_id, sizeof security.agent_id, "%s",
-             sec->agent_id ? sec->agent_id : "AGENT_ID");
-    return rc;
-}
-
 /* ---- TLS ----------------------------------------------------------------------------------- */
 
 /* The name the aggregator's certificate must carry: the configured one, else the URL's host,
  * so that a certificate signed by the CA for another host is never accepted in its place. */
-static int tls_server_name(nng_tls_config *cfg, const char *url, struct slic_errmsg *err)
+static int tls_server_name(nng_tls_config *cfg, const struct agent_sender_security *conf,
+                           const char *url, struct slic_errmsg *err)
 {
-    if (security.server_name)
-        return nng_tls_config_server_name(cfg, security.server_name);
+    if (conf->tls_server_name)
+        return nng_tls_config_server_name(cfg, conf->tls_server_name);
     nng_url *u = NULL;
     int rv = nng_url_parse(&u, url);
     if (rv == 0 && (!u->u_hostname || !u->u_hostname[0]))
@@ -87,32 +44,33 @@ static int tls_server_name(nng_tls_config *cfg, const char *url, struct slic_err
 }
 
 /* Reads the files and fills cfg. Every failure sets err. */
-static int tls_config_fill(nng_tls_config *cfg, const char *url, struct slic_errmsg *err)
+static int tls_config_fill(nng_tls_config *cfg, const struct agent_sender_security *conf,
+                           const char *url, struct slic_errmsg *err)
 {
     char *ca = NULL, *cert = NULL, *key = NULL;
     size_t ca_len = 0, cert_len = 0, key_len = 0;
     int rc, rv = 0;
-    if ((rc = slic_file_read(security.ca_file, TLS_FILE_MAX, 0, "tls.ca_file", &ca, &ca_len, err)))
+    if ((rc = slic_file_read(conf->tls_ca_file, TLS_FILE_MAX, 0, "tls.ca_file", &ca, &ca_len, err)))
         goto done;
     if ((rv = nng_tls_config_ca_chain(cfg, ca, NULL)) != 0) {
         rc = slic_errmsg_set(err, SLIC_ECONFIG, "tls.ca_file %s: not PEM CA certificates (%s)",
-                             security.ca_file, nng_strerror(rv));
+                             conf->tls_ca_file, nng_strerror(rv));
         goto done;
     }
-    if (security.cert_file &&
-        ((rc = slic_file_read(security.cert_file, TLS_FILE_MAX, 0, "tls.cert_file", &cert,
+    if (conf->tls_cert_file &&
+        ((rc = slic_file_read(conf->tls_cert_file, TLS_FILE_MAX, 0, "tls.cert_file", &cert,
                               &cert_len, err)) ||
-         (rc = slic_file_read(security.key_file, TLS_FILE_MAX, SLIC_FILE_PRIVATE, "tls.key_file",
+         (rc = slic_file_read(conf->tls_key_file, TLS_FILE_MAX, SLIC_FILE_PRIVATE, "tls.key_file",
                               &key, &key_len, err))))
         goto done;
     if (cert && (rv = nng_tls_config_own_cert(cfg, cert, key, NULL)) != 0) {
         rc = slic_errmsg_set(err, SLIC_ECONFIG,
                              "tls.cert_file %s, tls.key_file %s: not a PEM certificate and its "
                              "unencrypted private key (%s)",
-                             security.cert_file, security.key_file, nng_strerror(rv));
+                             conf->tls_cert_file, conf->tls_key_file, nng_strerror(rv));
         goto done;
     }
-    if (tls_server_name(cfg, url, err) != 0 ||
+    if (tls_server_name(cfg, conf, url, err) != 0 ||
         nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED) != 0)
         rc = SLIC_ECONFIG;
 done:
@@ -122,9 +80,10 @@ done:
     return rc;
 }
 
-static int tls_apply(nng_dialer d, const char *url, struct slic_errmsg *err)
+static int tls_apply(nng_dialer d, const struct agent_sender_security *conf, const char *url,
+                     struct slic_errmsg *err)
 {
-    if (!security.ca_file)
+    if (!conf->tls_ca_file)
         return slic_errmsg_set(err, SLIC_ECONFIG,
                                "sender: %s uses TLS: set tls.ca_file to the CA that signs the "
                                "aggregator's certificate",
@@ -133,7 +92,7 @@ static int tls_apply(nng_dialer d, const char *url, struct slic_errmsg *err)
     int rv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_CLIENT);
     if (rv)
         return slic_errmsg_set(err, SLIC_ENOMEM, "sender: TLS configuration: %s", nng_strerror(rv));
-    int rc = tls_config_fill(cfg, url, err);
+    int rc = tls_config_fill(cfg, conf, url, err);
     if (rc == 0 && (rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg)) != 0)
         rc = slic_errmsg_set(err, SLIC_ECONFIG, "sender: TLS for %s: %s", url, nng_strerror(rv));
     nng_tls_config_free(cfg); /* the dialer holds its own reference */
@@ -142,19 +101,29 @@ static int tls_apply(nng_dialer d, const char *url, struct slic_errmsg *err)
 
 /* ---- the sender's copy --------------------------------------------------------------------- */
 
-int agent__sender_sec_init(struct agent__sender_sec *sec, nng_dialer d, const char *url,
-                           struct slic_errmsg *err)
+int agent__sender_sec_init(struct agent__sender_sec *sec, const struct agent_sender_security *conf,
+                           nng_dialer d, const char *url, struct slic_errmsg *err)
 {
+    static const struct agent_sender_security none = {0};
+    if (!conf)
+        conf = &none;
     memset(sec, 0, sizeof *sec);
-    sec->sign = security.sign;
-    memcpy(sec->key, security.key, sizeof sec->key);
+    sec->sign = conf->key != NULL;
+    if (sec->sign)
+        memcpy(sec->key, conf->key, sizeof sec->key);
+    /* Only ever printed as the argument of the command that fetches the right key. */
     snprintf(sec->agent_id, sizeof sec->agent_id, "%s",
-             security.agent_id[0] ? security.agent_id : "AGENT_ID");
+             conf->agent_id && conf->agent_id[0] ? conf->agent_id : "AGENT_ID");
     sec->tls = strncmp(url, "tls+", 4) == 0;
-    sec->client_cert = sec->tls && security.cert_file;
-    if (sec->tls)
-        return tls_apply(d, url, err);
-    return 0;
+    sec->client_cert = sec->tls && conf->tls_cert_file;
+    if (!sec->tls)
+        return 0;
+    if (conf->tls_ca_file && !conf->tls_cert_file)
+        SLIC_WARN("sender",
+                  "%s: no tls.cert_file: an aggregator that requires client "
+                  "certificates (slic's does) will refuse this agent's connections",
+                  url);
+    return tls_apply(d, conf, url, err);
 }
 
 void agent__sender_sec_fini(struct agent__sender_sec *sec)
@@ -173,14 +142,13 @@ int agent__sender_request_pack(const struct agent__sender_sec *sec, const uint8_
 }
 
 void agent__sender_sec_refused(struct agent__sender_sec *sec, const char *url, uint64_t seq,
-                               const char *reason, uint64_t now_ms)
+                               const char *reason, uint64_t refused, uint64_t now_ms)
 {
-    sec->refused++;
     if (sec->last_log_ms && now_ms - sec->last_log_ms < REFUSED_LOG_EVERY_MS)
         return;
-    uint64_t since = sec->refused - sec->refused_logged - 1;
+    uint64_t since = refused - sec->refused_logged - 1;
     sec->last_log_ms = now_ms ? now_ms : 1;
-    sec->refused_logged = sec->refused;
+    sec->refused_logged = refused;
     SLIC_ERROR("sender",
                "aggregator at %s refused batch %" PRIu64 " for its signature (%s). The batch "
                "stays in the spool and is resent with backoff: nothing is lost, but nothing "

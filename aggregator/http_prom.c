@@ -186,6 +186,55 @@ static uint64_t load(const struct agg_stats *s, size_t offset)
     return atomic_load((const _Atomic uint64_t *)((const char *)s + offset));
 }
 
+/* One counter family with a sample per value of one label, each read from an agg_stats field. */
+struct stat_by_label {
+    const char *value;
+    size_t offset;
+};
+
+static int put_counter_by(struct agg__buf *out, const struct agg_stats *s, const char *name,
+                          const char *help, const char *key, const struct stat_by_label *rows,
+                          size_t n)
+{
+    int rc = agg_http_prom_family(out, name, "counter", help);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        struct slic_label label = {(char *)key, (char *)rows[i].value};
+        rc = agg_http_prom_sample_u64(out, name, &label, 1, load(s, rows[i].offset));
+    }
+    return rc;
+}
+
+static int put_batches(struct agg__buf *out, const struct agg_stats *s)
+{
+    static const struct stat_by_label results[] = {
+        {"accepted", offsetof(struct agg_stats, batches_accepted)},
+        {"duplicate", offsetof(struct agg_stats, batches_duplicate)},
+        {"rejected", offsetof(struct agg_stats, batches_rejected)},
+        {"retry", offsetof(struct agg_stats, batches_retry)}};
+    /* Signature refusals are also counted apart from result="rejected" because they call for
+     * another fix: not the agent's data but its key; and a rising count of wrong signatures
+     * may be someone sending as an agent they are not. */
+    static const struct stat_by_label refusals[] = {
+        {"missing", offsetof(struct agg_stats, batches_unsigned)},
+        {"wrong", offsetof(struct agg_stats, batches_forged)}};
+    int rc = put_counter_by(out, s, "slic_aggregator_batches_total",
+                            "Batches from agents by their acknowledgement: accepted (committed "
+                            "now), duplicate (committed before), rejected (invalid, never "
+                            "mergeable; or refused for its signature, see "
+                            "slic_aggregator_batches_refused_signature_total), retry (not "
+                            "committed; sent again).",
+                            "result", results, sizeof results / sizeof results[0]);
+    return rc ? rc
+              : put_counter_by(out, s, "slic_aggregator_batches_refused_signature_total",
+                               "Batches refused for their signature before anything else in "
+                               "them was read (also counted as rejected); their agents keep and "
+                               "resend them. reason: missing (unsigned while "
+                               "auth.require_signed_batches is on), wrong (not the batch's HMAC "
+                               "under the key of the agent_id it claims: a wrong auth.key_file, "
+                               "or not that agent).",
+                               "reason", refusals, sizeof refusals / sizeof refusals[0]);
+}
+
 static int put_server(struct agg__buf *out, const struct agg_stats *s)
 {
     static const struct {
@@ -204,22 +253,7 @@ static int put_server(struct agg__buf *out, const struct agg_stats *s)
         {"slic_aggregator_decode_errors_total", "nng requests that could not be decoded.",
          offsetof(struct agg_stats, decode_errors)},
     };
-    static const struct {
-        const char *result;
-        size_t offset;
-    } batches[] = {{"accepted", offsetof(struct agg_stats, batches_accepted)},
-                   {"duplicate", offsetof(struct agg_stats, batches_duplicate)},
-                   {"rejected", offsetof(struct agg_stats, batches_rejected)},
-                   {"retry", offsetof(struct agg_stats, batches_retry)}};
-    const char *name = "slic_aggregator_batches_total";
-    int rc = agg_http_prom_family(out, name, "counter",
-                                  "Batches from agents by their acknowledgement: accepted "
-                                  "(committed now), duplicate (committed before), rejected "
-                                  "(never mergeable), retry (not committed; sent again).");
-    for (size_t i = 0; i < sizeof batches / sizeof batches[0] && rc == 0; i++) {
-        struct slic_label result = {"result", (char *)batches[i].result};
-        rc = agg_http_prom_sample_u64(out, name, &result, 1, load(s, batches[i].offset));
-    }
+    int rc = put_batches(out, s);
     for (size_t i = 0; i < sizeof counters / sizeof counters[0] && rc == 0; i++)
         rc = put_counter(out, counters[i].name, counters[i].help, load(s, counters[i].offset));
     return rc;

@@ -377,8 +377,7 @@ static int start_alertpush(struct daemon *d, struct slic_errmsg *err)
     return agg_alertpush_create(&o, &d->push, err);
 }
 
-/* Who may connect and send (TLS files, batch-signing secret), installed for the server to
- * take when it is created (see agg_auth_install). */
+/* Who may connect and send (TLS files, batch-signing secret), for the server to borrow. */
 static int auth_start(struct daemon *d, struct slic_errmsg *err)
 {
     struct agg_auth_options ao = {
@@ -390,8 +389,6 @@ static int auth_start(struct daemon *d, struct slic_errmsg *err)
         .require_signed = d->cfg.auth_require_signed,
     };
     int rc = agg_auth_create(&ao, &d->auth, err);
-    if (rc == 0)
-        agg_auth_install(d->auth);
     if (rc == 0 && !d->cfg.auth_secret)
         SLIC_WARN("main", "no auth.secret_file: batches are not signed, so any peer that can "
                           "connect may send data as any agent_id");
@@ -433,11 +430,13 @@ static int daemon_start(struct daemon *d, struct agg_slo_set *set, struct slic_e
     wo.expire_interval_seconds = d->cfg.expire_interval_seconds;
     if ((rc = agg_writer_create(d->store, &wo, &d->writer)) != 0)
         return slic_errmsg_set(err, rc, "cannot start the writer thread: %s", slic_strerror(rc));
+    if ((rc = auth_start(d, err)) != 0)
+        return rc;
     struct agg_server_options o;
     server_options(&d->cfg, &o);
     o.slo = d->slo;
-    if ((rc = auth_start(d, err)) != 0 ||
-        (rc = agg_server_create(&o, d->store, d->writer, &d->stats, &d->server, err)) != 0)
+    o.auth = d->auth;
+    if ((rc = agg_server_create(&o, d->store, d->writer, &d->stats, &d->server, err)) != 0)
         return rc;
     if (d->cfg.http_listen[0]) {
         struct agg_http_options ho;
@@ -464,8 +463,7 @@ static void daemon_stop(struct daemon *d)
     agg_writer_destroy(d->writer);
     agg_http_destroy(d->http);
     agg_server_destroy(d->server);
-    agg_auth_install(NULL);
-    agg_auth_destroy(d->auth);
+    agg_auth_destroy(d->auth); /* after the server, which borrows it */
     agg_slo_engine_destroy(d->slo);
     agg_alertpush_destroy(d->push); /* after the engine, which calls it */
     agg_store_close(d->store);
@@ -532,14 +530,15 @@ static void reload(struct daemon *d, const struct args *a)
     agg_config_fini(&fresh);
 }
 
-static void log_totals(const struct agg_stats *s, uint64_t refused)
+static void log_totals(const struct agg_stats *s)
 {
     SLIC_INFO("main",
               "stopped cleanly: %llu batches accepted, %llu duplicate, %llu rejected (%llu of "
-              "them unsigned or wrongly signed), %llu told to retry; %llu queries",
+              "them unsigned, %llu wrongly signed), %llu told to retry; %llu queries",
               (unsigned long long)s->batches_accepted, (unsigned long long)s->batches_duplicate,
-              (unsigned long long)s->batches_rejected, (unsigned long long)refused,
-              (unsigned long long)s->batches_retry, (unsigned long long)s->queries);
+              (unsigned long long)s->batches_rejected, (unsigned long long)s->batches_unsigned,
+              (unsigned long long)s->batches_forged, (unsigned long long)s->batches_retry,
+              (unsigned long long)s->queries);
 }
 
 static int serve(struct daemon *d, const struct args *a, const sigset_t *sigs)
@@ -612,8 +611,7 @@ int main(int argc, char **argv)
     rc = serve(&d, &a, &sigs);
     struct agg_stats totals;
     memcpy(&totals, &d.stats, sizeof totals);
-    uint64_t refused = agg_auth_refused(d.auth);
     daemon_stop(&d);
-    log_totals(&totals, refused);
+    log_totals(&totals);
     return rc;
 }

@@ -53,8 +53,6 @@ struct agg_server {
     agg_writer *writer;
     struct agg_stats *stats;
     agg_ratelimit *reject_log;
-    /* TLS material and batch signing (validate.h); NULL: neither. Borrowed. */
-    agg_auth *auth;
     nng_socket sock;
     bool sock_open;
     struct server_ctx *ctxs;
@@ -76,6 +74,7 @@ void agg_server_options_default(struct agg_server_options *o)
     o->max_age_seconds = 400 * 86400;
     o->max_label_sets_per_sli = 1000;
     o->slo = NULL;
+    o->auth = NULL;
 }
 
 /* ---- sending ------------------------------------------------------------------------------ */
@@ -106,10 +105,10 @@ static void ctx_send(struct server_ctx *c, uint8_t *buf, size_t len)
 }
 
 static void send_ack_cause(struct server_ctx *c, uint64_t epoch, uint64_t seq,
-                           enum slic_ack_status status, enum codec_ack_cause cause,
+                           enum slic_ack_status status, enum slic_ack_cause cause,
                            const char *reason)
 {
-    struct slic_ack ack = {.status = status, .epoch = epoch, .seq = seq};
+    struct slic_ack ack = {.status = status, .cause = cause, .epoch = epoch, .seq = seq};
     snprintf(ack.reason, sizeof ack.reason, "%s", reason ? reason : "");
     /* Every ack carries the full list, so an agent learns of a reload with its next batch. The
      * list is only read while packing, under a reference that keeps it alive through a reload. */
@@ -118,7 +117,7 @@ static void send_ack_cause(struct server_ctx *c, uint64_t epoch, uint64_t seq,
     ack.wanted = (struct slic_sli_thresholds *)wanted;
     uint8_t *buf = NULL;
     size_t len = 0;
-    if (codec_response_pack_ack(&ack, cause, &buf, &len) != 0) {
+    if (codec_response_pack(&ack, NULL, &buf, &len) != 0) {
         buf = NULL;
         len = 0;
     }
@@ -130,9 +129,9 @@ static void send_ack_cause(struct server_ctx *c, uint64_t epoch, uint64_t seq,
 static void send_ack(struct server_ctx *c, uint64_t epoch, uint64_t seq,
                      enum slic_ack_status status, const char *reason)
 {
-    send_ack_cause(c, epoch, seq, status,
-                   status == SLIC_ACK_REJECTED ? CODEC_ACK_CAUSE_INVALID : CODEC_ACK_CAUSE_NONE,
-                   reason);
+    send_ack_cause(
+        c, epoch, seq, status,
+        status == SLIC_ACK_REJECTED ? SLIC_ACK_CAUSE_INVALID : SLIC_ACK_CAUSE_UNSPECIFIED, reason);
 }
 
 /* ---- batches ------------------------------------------------------------------------------- */
@@ -246,7 +245,7 @@ static bool batch_authenticated(struct server_ctx *c, const struct codec_request
 {
     agg_server *s = c->srv;
     struct slic_errmsg why = {{0}};
-    enum agg_auth_verdict v = agg_auth_check(s->auth, req->batch, req->batch_len, req->hmac,
+    enum agg_auth_verdict v = agg_auth_check(s->opts.auth, req->batch, req->batch_len, req->hmac,
                                              req->hmac_len, c->signed_by, &why);
     if (v == AGG_AUTH_OK || v == AGG_AUTH_UNCHECKED) {
         if (v == AGG_AUTH_UNCHECKED)
@@ -258,8 +257,10 @@ static bool batch_authenticated(struct server_ctx *c, const struct codec_request
         log_reject(s, NULL, NULL, NULL, 0, 0, why.text);
         send_ack(c, 0, 0, SLIC_ACK_REJECTED, why.text);
     } else {
+        atomic_fetch_add(
+            v == AGG_AUTH_UNSIGNED ? &s->stats->batches_unsigned : &s->stats->batches_forged, 1);
         log_unauthenticated(c, c->signed_by, v, why.text);
-        send_ack_cause(c, 0, 0, SLIC_ACK_REJECTED, CODEC_ACK_CAUSE_SIGNATURE, why.text);
+        send_ack_cause(c, 0, 0, SLIC_ACK_REJECTED, SLIC_ACK_CAUSE_SIGNATURE, why.text);
     }
     return false;
 }
@@ -450,12 +451,12 @@ done:
     return rc;
 }
 
-/* Listens on opts.listen; a tls+tcp:// URL needs the TLS files of the installed agg_auth. */
+/* Listens on opts.listen; a tls+tcp:// URL needs the TLS files of opts.auth. */
 static int listen_start(agg_server *s, struct slic_errmsg *err)
 {
     const char *url = s->opts.listen;
     bool tls = strncmp(url, "tls+", 4) == 0;
-    const struct agg_auth_tls *files = agg_auth_tls(s->auth);
+    const struct agg_auth_tls *files = agg_auth_tls(s->opts.auth);
     if (tls && !files)
         return slic_errmsg_set(err, SLIC_ECONFIG,
                                "cannot listen on %s: TLS needs tls: cert_file, key_file and "
@@ -491,7 +492,6 @@ int agg_server_create(const struct agg_server_options *opts, agg_store *store, a
     s->store = store;
     s->writer = writer;
     s->stats = stats;
-    s->auth = agg_auth_installed();
     agg_server_set_limits(s, opts);
     int rc = agg_ratelimit_create(1024, 60000, &s->reject_log);
     if (rc)
@@ -511,8 +511,8 @@ int agg_server_create(const struct agg_server_options *opts, agg_store *store, a
     SLIC_INFO("server", "listening on %s (%u contexts, requests up to %zu bytes)%s%s",
               s->opts.listen, s->n_ctxs, s->opts.recv_max_bytes,
               strncmp(s->opts.listen, "tls+", 4) == 0 ? "; TLS, client certificates required" : "",
-              !agg_auth_signs(s->auth) ? ""
-              : agg_auth_requires_signed(s->auth)
+              !agg_auth_signs(s->opts.auth) ? ""
+              : agg_auth_requires_signed(s->opts.auth)
                   ? "; every batch must be signed by its agent"
                   : "; signed batches are checked, UNSIGNED ONES ACCEPTED "
                     "(auth.require_signed_batches: false)");

@@ -10,6 +10,7 @@
 #include "slo_engine.h"
 #include "stats.h"
 #include "store.h"
+#include "validate.h"
 #include "writer.h"
 
 #include <stddef.h>
@@ -33,12 +34,17 @@ struct agg_server_options {
     /* Where every Ack's wanted thresholds come from (agg_slo_engine_wanted); NULL: none are
      * asked for. Must outlive the server. */
     agg_slo_engine *slo;
+    /* Who may connect and send (validate.h): the TLS files a tls+tcp:// listen URL needs, and
+     * the secret batch signatures are checked against. NULL: plain listeners only, and no
+     * signature checked. Borrowed: must outlive the server. */
+    const agg_auth *auth;
 };
 
 void agg_server_options_default(struct agg_server_options *o);
 
 /* Opens the socket, listens and starts serving. Returns 0, SLIC_ECONFIG when the address cannot
- * be listened on (err names the URL and nng's reason), or SLIC_ENOMEM. */
+ * be listened on, or is tls+tcp:// without TLS files in opts->auth, or a TLS file is unreadable
+ * (err names the URL or file and the reason), or SLIC_ENOMEM. */
 int agg_server_create(const struct agg_server_options *opts, agg_store *store, agg_writer *writer,
                       struct agg_stats *stats, agg_server **out, struct slic_errmsg *err);
 

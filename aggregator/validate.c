@@ -6,7 +6,6 @@
 #include "hmac.h"
 
 #include <inttypes.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,10 +96,7 @@ struct agg_auth {
     uint8_t *secret;
     size_t secret_len;
     bool require_signed;
-    _Atomic uint64_t refused;
 };
-
-static _Atomic(agg_auth *) installed;
 
 static char *copy_string(const char *s)
 {
@@ -180,7 +176,7 @@ bool agg_auth_requires_signed(const agg_auth *a)
 }
 
 /* The verdict on a batch whose agent_id could be read. */
-static enum agg_auth_verdict auth_verify(agg_auth *a, const uint8_t *batch, size_t len,
+static enum agg_auth_verdict auth_verify(const agg_auth *a, const uint8_t *batch, size_t len,
                                          const uint8_t *hmac, size_t hmac_len, const char *claimed,
                                          struct slic_errmsg *why)
 {
@@ -203,7 +199,7 @@ static enum agg_auth_verdict auth_verify(agg_auth *a, const uint8_t *batch, size
     return AGG_AUTH_FORGED;
 }
 
-enum agg_auth_verdict agg_auth_check(agg_auth *a, const uint8_t *batch, size_t len,
+enum agg_auth_verdict agg_auth_check(const agg_auth *a, const uint8_t *batch, size_t len,
                                      const uint8_t *hmac, size_t hmac_len,
                                      char claimed[SLIC_NAME_MAX + 1], struct slic_errmsg *why)
 {
@@ -216,23 +212,5 @@ enum agg_auth_verdict agg_auth_check(agg_auth *a, const uint8_t *batch, size_t l
         slic_errmsg_set(why, 0, "%s", codec_error_format(&cerr, text, sizeof text));
         return AGG_AUTH_MALFORMED;
     }
-    enum agg_auth_verdict v = auth_verify(a, batch, len, hmac, hmac_len, claimed, why);
-    if (v == AGG_AUTH_UNSIGNED || v == AGG_AUTH_FORGED)
-        atomic_fetch_add(&a->refused, 1);
-    return v;
-}
-
-uint64_t agg_auth_refused(const agg_auth *a)
-{
-    return a ? atomic_load(&a->refused) : 0;
-}
-
-void agg_auth_install(agg_auth *a)
-{
-    atomic_store(&installed, a);
-}
-
-agg_auth *agg_auth_installed(void)
-{
-    return atomic_load(&installed);
+    return auth_verify(a, batch, len, hmac, hmac_len, claimed, why);
 }

@@ -49,7 +49,8 @@ struct agg_auth_options {
 typedef struct agg_auth agg_auth;
 
 /* 0 with *out; SLIC_EINVAL for TLS files given in part or a secret too short (err says which);
- * SLIC_ENOMEM. Free with agg_auth_destroy (NULL allowed), which wipes the secret. */
+ * SLIC_ENOMEM. Free with agg_auth_destroy (NULL allowed), which wipes the secret. Once created
+ * it never changes, so any thread may use it; the server borrows it (agg_server_options). */
 int agg_auth_create(const struct agg_auth_options *o, agg_auth **out, struct slic_errmsg *err);
 void agg_auth_destroy(agg_auth *a);
 
@@ -76,21 +77,12 @@ enum agg_auth_verdict {
 
 /* Checks a serialized batch before anything in it is trusted: reads only the agent_id it claims
  * (codec_batch_agent_id) and verifies hmac (NULL: absent) over exactly the len bytes with that
- * agent's key. claimed gets the agent_id ("?" when unreadable); for any verdict but OK and
- * UNCHECKED, why (NULL allowed) gets a reason fit for the Ack: what is wrong and what fixes it,
- * never anything secret. UNSIGNED and FORGED are counted (agg_auth_refused). Thread-safe. */
-enum agg_auth_verdict agg_auth_check(agg_auth *a, const uint8_t *batch, size_t len,
+ * agent's key. a NULL: UNCHECKED. claimed gets the agent_id ("?" when unreadable); for any
+ * verdict but OK and UNCHECKED, why (NULL allowed) gets a reason fit for the Ack: what is wrong
+ * and what fixes it, never anything secret. Counting the verdicts is the caller's (server.c
+ * into agg_stats). Thread-safe. */
+enum agg_auth_verdict agg_auth_check(const agg_auth *a, const uint8_t *batch, size_t len,
                                      const uint8_t *hmac, size_t hmac_len,
                                      char claimed[SLIC_NAME_MAX + 1], struct slic_errmsg *why);
-
-/* Batches refused as UNSIGNED or FORGED since a was created. */
-uint64_t agg_auth_refused(const agg_auth *a);
-
-/* The authentication agg_server_create (server.c) applies to the server it creates. Installed
- * process-wide because agg_server_options (server.h) has no field for it yet: main installs its
- * agg_auth before creating the server and installs NULL after destroying it. NULL, the default:
- * plain listeners only, and no signatures checked. */
-void agg_auth_install(agg_auth *a);
-agg_auth *agg_auth_installed(void);
 
 #endif

@@ -65,6 +65,16 @@ enum slic_ack_status {
     SLIC_ACK_RETRY = 4,     /* not now: retry with backoff */
 };
 
+/* What kind of rejection a REJECTED answer is (Ack.cause). The two kinds call for opposite
+ * actions, so the agent acts on this, never on the reason's text. */
+enum slic_ack_cause {
+    /* Not said: not a rejection, an older aggregator, or a cause newer than this reader.
+     * Handled as INVALID, as before causes existed. */
+    SLIC_ACK_CAUSE_UNSPECIFIED = 0,
+    SLIC_ACK_CAUSE_INVALID = 1,   /* the batch itself is unacceptable: keep it aside */
+    SLIC_ACK_CAUSE_SIGNATURE = 2, /* missing or wrong signature: keep it, fix the key, resend */
+};
+
 /* Latency thresholds (seconds, ascending) the aggregator wants counted exactly for one SLI. */
 struct slic_sli_thresholds {
     char *sli;
@@ -77,6 +87,7 @@ struct slic_sli_thresholds {
 
 struct slic_ack {
     enum slic_ack_status status;
+    enum slic_ack_cause cause; /* REJECTED only; UNSPECIFIED otherwise */
     uint64_t epoch;
     uint64_t seq;
     char reason[SLIC_ACK_REASON_MAX];

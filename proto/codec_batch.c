@@ -584,8 +584,8 @@ void codec_request_fini(struct codec_request *r)
 
 /* ---- Response and Ack ---------------------------------------------------------------------- */
 
-static int ack_to_msg(const struct slic_ack *a, enum codec_ack_cause cause, Slic__Ack *m,
-                      Slic__SliThresholds *wanted, Slic__SliThresholds **wanted_ptrs)
+static int ack_to_msg(const struct slic_ack *a, Slic__Ack *m, Slic__SliThresholds *wanted,
+                      Slic__SliThresholds **wanted_ptrs)
 {
     slic__ack__init(m);
     m->has_schema_version = m->has_epoch = m->has_seq = m->has_status = 1;
@@ -594,8 +594,8 @@ static int ack_to_msg(const struct slic_ack *a, enum codec_ack_cause cause, Slic
     m->seq = a->seq;
     m->status = (Slic__Ack__Status)a->status;
     m->reason = a->reason[0] ? (char *)a->reason : NULL;
-    m->has_cause = cause != CODEC_ACK_CAUSE_NONE;
-    m->cause = (Slic__Ack__Cause)cause;
+    m->has_cause = a->cause != SLIC_ACK_CAUSE_UNSPECIFIED;
+    m->cause = (Slic__Ack__Cause)a->cause;
     for (size_t i = 0; i < a->n_wanted; i++) {
         slic__sli_thresholds__init(&wanted[i]);
         wanted[i].sli = a->wanted[i].sli;
@@ -608,8 +608,8 @@ static int ack_to_msg(const struct slic_ack *a, enum codec_ack_cause cause, Slic
     return 0;
 }
 
-static int response_pack(const struct slic_ack *ack, enum codec_ack_cause cause,
-                         const Slic__Reply *reply, uint8_t **buf, size_t *len)
+int codec_response_pack(const struct slic_ack *ack, const Slic__Reply *reply, uint8_t **buf,
+                        size_t *len)
 {
     if ((ack == NULL) == (reply == NULL))
         return SLIC_EINVAL;
@@ -625,7 +625,7 @@ static int response_pack(const struct slic_ack *ack, enum codec_ack_cause cause,
             slic_free(wanted_ptrs);
             return SLIC_ENOMEM;
         }
-        ack_to_msg(ack, cause, &m, wanted, wanted_ptrs);
+        ack_to_msg(ack, &m, wanted, wanted_ptrs);
         r.ack = &m;
     }
     r.reply = (Slic__Reply *)reply;
@@ -633,18 +633,6 @@ static int response_pack(const struct slic_ack *ack, enum codec_ack_cause cause,
     slic_free(wanted);
     slic_free(wanted_ptrs);
     return rc;
-}
-
-int codec_response_pack(const struct slic_ack *ack, const Slic__Reply *reply, uint8_t **buf,
-                        size_t *len)
-{
-    return response_pack(ack, CODEC_ACK_CAUSE_NONE, reply, buf, len);
-}
-
-int codec_response_pack_ack(const struct slic_ack *ack, enum codec_ack_cause cause, uint8_t **buf,
-                            size_t *len)
-{
-    return ack ? response_pack(ack, cause, NULL, buf, len) : SLIC_EINVAL;
 }
 
 static int wanted_from_msg(const Slic__Ack *m, struct slic_ack *a, struct codec_error *err)
@@ -688,6 +676,19 @@ static int wanted_from_msg(const Slic__Ack *m, struct slic_ack *a, struct codec_
     return 0;
 }
 
+_Static_assert((int)SLIC_ACK_CAUSE_INVALID == (int)SLIC__ACK__CAUSE__CAUSE_INVALID &&
+                   (int)SLIC_ACK_CAUSE_SIGNATURE == (int)SLIC__ACK__CAUSE__CAUSE_SIGNATURE,
+               "enum slic_ack_cause (batch.h) and Ack.Cause (slic.proto) share their values");
+
+/* Ack.cause as this reader knows it; anything newer reads as UNSPECIFIED (see codec_batch.h). */
+static enum slic_ack_cause cause_from_msg(const Slic__Ack *m)
+{
+    if (m->has_cause && (m->cause == SLIC__ACK__CAUSE__CAUSE_INVALID ||
+                         m->cause == SLIC__ACK__CAUSE__CAUSE_SIGNATURE))
+        return (enum slic_ack_cause)m->cause;
+    return SLIC_ACK_CAUSE_UNSPECIFIED;
+}
+
 static int ack_from_msg(const Slic__Ack *m, struct slic_ack *a, struct codec_error *err)
 {
     if (!m->has_schema_version)
@@ -706,24 +707,15 @@ static int ack_from_msg(const Slic__Ack *m, struct slic_ack *a, struct codec_err
         return codec__err_set(err, SLIC_EINVAL, "ack", "status", "unknown status %d",
                               (int)m->status);
     a->status = (enum slic_ack_status)m->status;
+    a->cause = cause_from_msg(m);
     a->epoch = m->epoch;
     a->seq = m->seq;
     snprintf(a->reason, sizeof a->reason, "%s", m->reason ? m->reason : "");
     return wanted_from_msg(m, a, err);
 }
 
-/* Ack.cause as this reader knows it; anything newer reads as NONE (see codec_batch.h). */
-static enum codec_ack_cause cause_from_msg(const Slic__Ack *m)
-{
-    if (m->has_cause && (m->cause == SLIC__ACK__CAUSE__CAUSE_INVALID ||
-                         m->cause == SLIC__ACK__CAUSE__CAUSE_SIGNATURE))
-        return (enum codec_ack_cause)m->cause;
-    return CODEC_ACK_CAUSE_NONE;
-}
-
-static int response_unpack(const uint8_t *buf, size_t len, struct slic_ack *ack_out,
-                           enum codec_ack_cause *cause_out, Slic__Reply **reply_out,
-                           struct codec_error *err)
+int codec_response_unpack(const uint8_t *buf, size_t len, struct slic_ack *ack_out,
+                          Slic__Reply **reply_out, struct codec_error *err)
 {
     ProtobufCMessage *m = NULL;
     int rc = unpack_message(&slic__response__descriptor, buf, len,
@@ -746,8 +738,6 @@ static int response_unpack(const uint8_t *buf, size_t len, struct slic_ack *ack_
             slic_ack_fini(&a);
         else
             *ack_out = a;
-        if (rc == 0 && cause_out)
-            *cause_out = cause_from_msg(r->ack);
     } else if (!reply_out) {
         rc = codec__err_set(err, SLIC_EINCONSISTENT, "", "reply", "expected an ack, got a reply");
     } else {
@@ -757,18 +747,6 @@ static int response_unpack(const uint8_t *buf, size_t len, struct slic_ack *ack_
     }
     free_message(m);
     return rc;
-}
-
-int codec_response_unpack(const uint8_t *buf, size_t len, struct slic_ack *ack_out,
-                          Slic__Reply **reply_out, struct codec_error *err)
-{
-    return response_unpack(buf, len, ack_out, NULL, reply_out, err);
-}
-
-int codec_response_unpack_ack(const uint8_t *buf, size_t len, struct slic_ack *ack_out,
-                              enum codec_ack_cause *cause, struct codec_error *err)
-{
-    return response_unpack(buf, len, ack_out, cause, NULL, err);
 }
 
 void codec_reply_free(Slic__Reply *reply)

@@ -74,36 +74,22 @@ int codec_request_unpack(const uint8_t *buf, size_t len, struct codec_request *o
                          struct codec_error *err);
 void codec_request_fini(struct codec_request *r);
 
-/* Serializes a Response carrying an ack or a reply (exactly one non-NULL). */
+/* Serializes a Response carrying an ack or a reply (exactly one non-NULL). An ack's cause is
+ * written only when it is not SLIC_ACK_CAUSE_UNSPECIFIED, so older agents read the same bytes
+ * as before causes existed. */
 int codec_response_pack(const struct slic_ack *ack, const Slic__Reply *reply, uint8_t **buf,
                         size_t *len);
-
-/* Ack.cause (slic.proto): what kind of rejection a REJECTED ack is, which decides what the agent
- * does with the batch. Carried beside struct slic_ack (common/batch.h), not in it. */
-enum codec_ack_cause {
-    CODEC_ACK_CAUSE_NONE = 0,      /* not said: an older aggregator, or not a rejection */
-    CODEC_ACK_CAUSE_INVALID = 1,   /* the batch itself is unacceptable: keep it aside */
-    CODEC_ACK_CAUSE_SIGNATURE = 2, /* missing or wrong batch_hmac: keep it, fix the key, resend */
-};
-
-/* codec_response_pack for an ack with a cause (NONE leaves Ack.cause absent). */
-int codec_response_pack_ack(const struct slic_ack *ack, enum codec_ack_cause cause, uint8_t **buf,
-                            size_t *len);
 
 /* Parses a Response. Exactly one of *ack_out (filled; slic_ack_fini it) or *reply_out (a message
  * to free with codec_reply_free) is set; the other is left untouched; pass NULL for one the
  * caller does not expect, and getting it then is SLIC_EINCONSISTENT. A response with neither is
- * SLIC_EMISSING; an ack without schema_version, status, epoch or seq is SLIC_EMISSING too. More
- * than CODEC_MAX_REPLY_BYTES (reply_out given) or CODEC_MAX_MESSAGE_BYTES (only ack_out) is
+ * SLIC_EMISSING; an ack without schema_version, status, epoch or seq is SLIC_EMISSING too. An
+ * ack's cause reads as SLIC_ACK_CAUSE_UNSPECIFIED when absent or unknown to this reader (a newer
+ * aggregator's), so such an ack is handled as before causes existed. More than
+ * CODEC_MAX_REPLY_BYTES (reply_out given) or CODEC_MAX_MESSAGE_BYTES (only ack_out) is
  * SLIC_ETOOBIG. A Reply's fields are not checked: its reader treats them as untrusted. */
 int codec_response_unpack(const uint8_t *buf, size_t len, struct slic_ack *ack_out,
                           Slic__Reply **reply_out, struct codec_error *err);
-
-/* codec_response_unpack for a Response that must carry an ack, also giving its cause: NONE when
- * absent, and for a value this reader does not know (a newer aggregator's), so such an ack is
- * handled as before causes existed. */
-int codec_response_unpack_ack(const uint8_t *buf, size_t len, struct slic_ack *ack_out,
-                              enum codec_ack_cause *cause, struct codec_error *err);
 void codec_reply_free(Slic__Reply *reply);
 
 #endif

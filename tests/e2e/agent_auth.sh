@@ -5,10 +5,13 @@
 # why, and nothing of it is stored; (3) an agent with a certificate but the wrong key has its
 # batches refused, keeps them in its spool and says what to fix; with the right key they arrive
 # exactly once. (4) A plain tcp:// aggregator with a secret refuses unsigned batches without
-# consuming a seq, and accepts signed ones. The certificates are made here with openssl.
+# consuming a seq, and accepts signed ones. Refusals are counted apart on both sides: the
+# aggregator's /metrics (slic_aggregator_batches_refused_signature_total, by reason) and the
+# agent's --status (batches_refused_signature). The certificates are made here with openssl.
 source "$(dirname "$0")/lib.bash"
 
 command -v openssl >/dev/null || fail "openssl not found (.ci/deps.sh installs it)"
+command -v promtool >/dev/null || fail "promtool not found (Debian package prometheus; make deps)"
 PKI=$E2E_DIR/pki
 mkdir -p "$PKI"
 
@@ -43,11 +46,13 @@ grep -Eq '^[0-9a-f]{64}$' "$PKI/agent-a.batchkey" || fail "--agent-key did not p
 # ---- the TLS aggregator, and `slic` over TLS ----
 AGG_PORT=$(free_port)
 AGG_ADDR=tls+tcp://127.0.0.1:$AGG_PORT
+AGG_HTTP_PORT=$(free_port)
+HTTP=http://127.0.0.1:$AGG_HTTP_PORT
 cat >"$E2E_DIR/agg.yaml" <<EOF
 listen: $AGG_ADDR
 data_dir: $E2E_DIR/agg
 http:
-  listen: 127.0.0.1:$(free_port)
+  listen: 127.0.0.1:$AGG_HTTP_PORT
 tls:
   cert_file: $PKI/server.crt
   key_file: $PKI/server.key
@@ -112,6 +117,12 @@ wait "${PID[good]}" || fail "agent good: exit status $? after SIGTERM"
 wait_count auth_good "${SENT[good]}" 20
 pass "(1) certificate and key: ${SENT[good]} events delivered, queried over TLS"
 
+daemon() { # NAME FIELD: a counter from the agent's --status, as of its last window
+    "$BIN/slic-agent" --spool-dir "$E2E_DIR/$1.spool" --status --json | jq -e ".daemon.$2" ||
+        fail "agent $1: no daemon.$2 in --status"
+}
+[ "$(daemon good batches_refused_signature)" = 0 ] || fail "agent good: signature refusals counted"
+
 wait_log() { # FILE TEXT SECONDS
     for _ in $(seq 1 $(($3 * 5))); do
         grep -q -- "$2" "$1" && return 0
@@ -141,6 +152,12 @@ status=$("$BIN/slic-agent" --spool-dir "$E2E_DIR/wrongkey.spool" --status --json
 pending=$(jq .pending <<<"$status")
 [ "$pending" -ge 1 ] || fail "wrong key: nothing pending in the spool: $status"
 [ "$(jq .rejected_kept <<<"$status")" = 0 ] || fail "wrong key: batches were set aside: $status"
+refused=$(jq .daemon.batches_refused_signature <<<"$status")
+[ "${refused:-0}" -ge 1 ] 2>/dev/null || fail "wrong key: no signature refusals in --status: $status"
+[ "$(jq .daemon.send_retries <<<"$status")" -ge "$refused" ] &&
+    [ "$(jq .daemon.batches_rejected <<<"$status")" = 0 ] ||
+    fail "wrong key: refusals are retries and never rejections: $status"
+[ "$(daemon nocert batches_refused_signature)" = 0 ] || fail "agent nocert: signature refusals counted"
 slic query auth_wrongkey --window 1h >/dev/null 2>&1 && fail "data signed with the wrong key was stored"
 slic agents --json | jq -e 'all(.[]; .agent_id != "agent-b")' >/dev/null ||
     fail "the refused agent has state at the aggregator"
@@ -153,18 +170,46 @@ wait_count auth_wrongkey "${SENT[wrongkey]}" 20
 sleep 1
 again=$(slic query auth_wrongkey --window 1h --json | jq .count)
 [ "$again" = "${SENT[wrongkey]}" ] || fail "count moved to $again: counted twice"
-pass "(3) wrong key: refused, $pending windows kept; with the right key ${SENT[wrongkey]} events arrived exactly once"
+pass "(3) wrong key: refused $refused times, $pending windows kept; with the right key ${SENT[wrongkey]} events arrived exactly once"
+
+# Every agent has stopped: the page holds the final counts.
+scrape() { # the aggregator's /metrics into $E2E_DIR/metrics.txt, checked by promtool
+    get /metrics >"$E2E_DIR/metrics.txt"
+    [ "$(status)" = 200 ] || fail "/metrics: status $(status)"
+    promtool check metrics <"$E2E_DIR/metrics.txt" >"$E2E_DIR/promtool.log" 2>&1 ||
+        fail "promtool check metrics: $(cat "$E2E_DIR/promtool.log")"
+}
+metric() { # NAME_WITH_LABELS: its value on the scraped page
+    awk -v m="$1" '$1 == m { print $2 }' "$E2E_DIR/metrics.txt"
+}
+scrape
+wrong=$(metric 'slic_aggregator_batches_refused_signature_total{reason="wrong"}')
+[ "${wrong:-0}" -ge "$refused" ] 2>/dev/null ||
+    fail "aggregator counted ${wrong:-no} wrong signatures, the agent $refused refusals"
+[ "$(metric 'slic_aggregator_batches_refused_signature_total{reason="missing"}')" = 0 ] ||
+    fail "unsigned batches counted where every agent signs"
+[ "$(metric 'slic_aggregator_batches_total{result="rejected"}')" -ge "$wrong" ] ||
+    fail "signature refusals are not counted as rejected"
 kill -TERM "$AGG_PID"
 wait "$AGG_PID" || fail "TLS aggregator: exit status $? after SIGTERM"
-grep -q "unsigned or wrongly signed" "$E2E_DIR/agg.log" || fail "no refusal count at exit"
+grep -q "0 of them unsigned, $wrong wrongly signed" "$E2E_DIR/agg.log" ||
+    fail "no refusal count at exit, or not the one on /metrics ($wrong)"
+pass "/metrics and --status count the refusals apart: $wrong wrong signatures, none missing"
 
 # ---- (4) a plain tcp:// aggregator with a secret ----
 unset AGG_PORT
+AGG_HTTP_PORT=$(free_port)
+HTTP=http://127.0.0.1:$AGG_HTTP_PORT
 start_aggregator plain --secret-file "$PKI/secret"
 out=$(timeout 60 "$BIN/slic-testsend" --addr "$AGG_ADDR" --agents 2 --series 1 --windows 2 \
     --values 10 --deadline 10 2>&1) && fail "unsigned batches accepted: $out"
 grep -q "rejected: signature: missing" <<<"$out" || fail "unsigned batches: $out"
 [ "$(slic agents --json | jq length)" = 0 ] || fail "refused batches left agent state"
+scrape
+missing=$(metric 'slic_aggregator_batches_refused_signature_total{reason="missing"}')
+[ "${missing:-0}" -ge 1 ] 2>/dev/null || fail "unsigned batches refused but counted ${missing:-nowhere}"
+[ "$(metric 'slic_aggregator_batches_refused_signature_total{reason="wrong"}')" = 0 ] ||
+    fail "unsigned batches counted as wrongly signed"
 out=$(timeout 60 "$BIN/slic-testsend" --addr "$AGG_ADDR" --agents 2 --series 1 --windows 2 \
     --values 10 --deadline 10 --secret-file "$PKI/secret" 2>&1) || fail "signed batches: $out"
 grep -q "4 accepted, 0 duplicate, 0 rejected" <<<"$out" || fail "signed batches: $out"

@@ -168,8 +168,8 @@ static void check_request(const uint8_t *data, size_t size)
 
 static bool ack_equal(const struct slic_ack *a, const struct slic_ack *b)
 {
-    if (a->status != b->status || a->epoch != b->epoch || a->seq != b->seq ||
-        strcmp(a->reason, b->reason) != 0 || a->n_wanted != b->n_wanted)
+    if (a->status != b->status || a->cause != b->cause || a->epoch != b->epoch ||
+        a->seq != b->seq || strcmp(a->reason, b->reason) != 0 || a->n_wanted != b->n_wanted)
         return false;
     for (size_t i = 0; i < a->n_wanted; i++) {
         const struct slic_sli_thresholds *x = &a->wanted[i], *y = &b->wanted[i];

@@ -299,9 +299,16 @@ static void test_server_routes(void)
     CHECK_STR_EQ(r.type, "text/plain; version=0.0.4; charset=utf-8");
     CHECK_INT_EQ(r.len, 0);
     atomic_store(&f.stats.batches_accepted, 42);
+    atomic_store(&f.stats.batches_rejected, 5);
+    atomic_store(&f.stats.batches_unsigned, 3);
+    atomic_store(&f.stats.batches_forged, 2);
     request(&f, NULL, "/metrics", &r);
     CHECK_HAS(r.body, "slic_build_info{version=\"0.1.0\"} 1\n");
     CHECK_HAS(r.body, "slic_aggregator_batches_total{result=\"accepted\"} 42\n");
+    CHECK_HAS(r.body, "slic_aggregator_batches_total{result=\"rejected\"} 5\n");
+    CHECK_HAS(r.body, "# TYPE slic_aggregator_batches_refused_signature_total counter\n");
+    CHECK_HAS(r.body, "slic_aggregator_batches_refused_signature_total{reason=\"missing\"} 3\n");
+    CHECK_HAS(r.body, "slic_aggregator_batches_refused_signature_total{reason=\"wrong\"} 2\n");
     CHECK_HAS(r.body, "# TYPE slic_aggregator_store_last_commit_seconds gauge\n");
     CHECK_HAS(r.body, "slic_aggregator_writer_queue_depth 0\n");
     CHECK_HAS(r.body, "slic_aggregator_http_requests_total{handler=\"healthz\",code=\"200\"} 1\n");

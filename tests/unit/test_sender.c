@@ -8,7 +8,6 @@
 #include "codec_batch.h"
 #include "hmac.h"
 #include "sender.h"
-#include "sender_auth.h"
 #include "server.h"
 #include "store.h"
 #include "timeutil.h"
@@ -36,7 +35,8 @@ struct agg {
     struct agg_stats stats;
 };
 
-static void agg_start(struct agg *g, const char *url)
+/* auth (NULL: none) is borrowed, as the daemon's server borrows its own. */
+static void agg_start_auth(struct agg *g, const char *url, const agg_auth *auth)
 {
     struct slic_errmsg err = {{0}};
     struct agg_store_options so = {.map_size_initial = (size_t)64 << 20, .nosync = true};
@@ -50,8 +50,14 @@ static void agg_start(struct agg *g, const char *url)
     agg_server_options_default(&o);
     o.listen = url;
     o.contexts = 8;
+    o.auth = auth;
     if (agg_server_create(&o, g->store, g->writer, &g->stats, &g->server, &err) != 0)
         harness_fail(__FILE__, __LINE__, "agg_server_create: %s", err.text);
+}
+
+static void agg_start(struct agg *g, const char *url)
+{
+    agg_start_auth(g, url, NULL);
 }
 
 /* As the daemon stops: answer RETRY from now on, commit and ack what is queued, close. */
@@ -598,6 +604,11 @@ static void bad_options_refused(void)
     o.backoff_max_ms = 100;
     CHECK_ERR(agent_sender_create(&loop, &o, &cb, &s, &err), SLIC_EINVAL);
     o.backoff_min_ms = o.backoff_max_ms = 0;
+    struct agent_sender_security cert_only = {.tls_ca_file = "ca.pem", .tls_cert_file = "c.pem"};
+    o.security = &cert_only;
+    CHECK_ERR(agent_sender_create(&loop, &o, &cb, &s, &err), SLIC_EINVAL);
+    CHECK(strstr(err.text, "tls.key_file") != NULL);
+    o.security = NULL;
     o.url = "nosuch://somewhere";
     CHECK_ERR(agent_sender_create(&loop, &o, &cb, &s, &err), SLIC_ECONFIG);
     CHECK(strstr(err.text, "nosuch://somewhere") != NULL);
@@ -633,30 +644,37 @@ static void create_out_of_memory(void)
 
 #define SECRET "a secret of at least thirty-two bytes, for the tests"
 
-/* The embedded aggregator checks signatures with SECRET: installed before agg_start, as the
- * daemon's main does. Each case runs in its own process, so nothing outlives it. */
-static agg_auth *auth_install(bool require_signed)
+/* An aggregator that checks signatures with SECRET, as the daemon's main creates it; the
+ * embedded aggregator borrows it (agg_start_auth). */
+static agg_auth *auth_create(bool require_signed)
 {
     struct agg_auth_options o = {.secret = (const uint8_t *)SECRET,
                                  .secret_len = strlen(SECRET),
                                  .require_signed = require_signed};
     agg_auth *a = NULL;
     CHECK_OK(agg_auth_create(&o, &a, NULL));
-    agg_auth_install(a);
     return a;
 }
 
-/* Senders created from now on sign with the key of agent_id `id`; NULL: they do not sign. */
-static void sender_signs_as(const char *id)
+/* The sender's security, signing with the key of agent_id `id`; NULL: it does not sign. */
+struct signing {
+    uint8_t key[SLIC_HMAC_LEN];
+    struct agent_sender_security sec;
+};
+
+/* Senders the fixture creates from now on sign as `id` (NULL: they do not sign). */
+static void sender_signs_as(struct fx *f, struct signing *sg, const char *id)
 {
-    struct agent_sender_security sec = {.agent_id = AGENT_ID, .sign = id != NULL};
-    if (id)
-        CHECK_OK(slic_agent_key_derive((const uint8_t *)SECRET, strlen(SECRET), id, sec.key));
-    CHECK_OK(agent_sender_security_set(&sec));
+    sg->sec = (struct agent_sender_security){.agent_id = AGENT_ID};
+    if (id) {
+        CHECK_OK(slic_agent_key_derive((const uint8_t *)SECRET, strlen(SECRET), id, sg->key));
+        sg->sec.key = sg->key;
+    }
+    f->opt.security = &sg->sec;
 }
 
 /* After a while of refusals: nothing reported to the agent (so nothing set aside), every batch
- * taken still in flight over a working link, each refusal counted and resent. */
+ * taken still in flight over a working link, each refusal counted apart and as a retry. */
 static void refused_then_stop(uv_timer_t *t)
 {
     struct fx *f = t->data;
@@ -666,8 +684,8 @@ static void refused_then_stop(uv_timer_t *t)
     CHECK_U64_EQ(st.rejected, 0);
     CHECK_INT_EQ(st.inflight, f->limit);
     CHECK_INT_EQ(st.link, AGENT_SENDER_UP);
-    CHECK(agent_sender_auth_refusals(f->s) >= f->limit);
-    CHECK(st.retries >= agent_sender_auth_refusals(f->s));
+    CHECK(st.refused_signature >= f->limit);
+    CHECK(st.retries >= st.refused_signature);
     fx_finish(f);
 }
 
@@ -688,78 +706,88 @@ static void check_store_untouched(struct fx *f)
     slic_free(ag);
 }
 
+/* Signature refusals the embedded aggregator counted, missing and wrong together. */
+static uint64_t refused_at_aggregator(const struct fx *f)
+{
+    return atomic_load(&f->agg.stats.batches_unsigned) + atomic_load(&f->agg.stats.batches_forged);
+}
+
 static void signed_batches_accepted(void)
 {
-    agg_auth *a = auth_install(true);
-    sender_signs_as(AGENT_ID);
+    agg_auth *a = auth_create(true);
+    struct signing sg;
     struct fx f;
     fx_init(&f, 10);
-    agg_start(&f.agg, f.url);
+    sender_signs_as(&f, &sg, AGENT_ID);
+    agg_start_auth(&f.agg, f.url, a);
     f.agg_up = true;
     fx_run(&f);
     check_each_once(&f, SLIC_ACK_ACCEPTED);
     check_store(&f, 10);
-    CHECK_U64_EQ(agg_auth_refused(a), 0);
+    CHECK_U64_EQ(refused_at_aggregator(&f), 0);
     fx_fini(&f);
-    agg_auth_install(NULL);
     agg_auth_destroy(a);
 }
 
-/* A key for another agent_id, then no key: refused, kept, resent, and nothing of it stored.
- * With the right key the same batches arrive, each once, ACCEPTED (not DUPLICATE: the refused
- * attempts consumed nothing). */
+/* A key for another agent_id, then no key: refused, kept, resent, and nothing of it stored;
+ * the aggregator counts each kind apart. With the right key the same batches arrive, each once,
+ * ACCEPTED (not DUPLICATE: the refused attempts consumed nothing). */
 static void refused_batches_kept_until_key_fixed(void)
 {
-    agg_auth *a = auth_install(true);
+    agg_auth *a = auth_create(true);
+    struct signing sg;
     struct fx f;
     fx_init(&f, 10);
-    agg_start(&f.agg, f.url);
+    agg_start_auth(&f.agg, f.url, a);
     f.agg_up = true;
-    sender_signs_as("another-agent");
+    sender_signs_as(&f, &sg, "another-agent");
     run_refused(&f);
     check_store_untouched(&f);
-    uint64_t forged = agg_auth_refused(a);
+    uint64_t forged = atomic_load(&f.agg.stats.batches_forged);
     CHECK(forged >= 4);
-    sender_signs_as(NULL);
+    CHECK_U64_EQ(atomic_load(&f.agg.stats.batches_unsigned), 0);
+    sender_signs_as(&f, &sg, NULL);
     run_refused(&f);
     check_store_untouched(&f);
-    CHECK(agg_auth_refused(a) > forged);
-    CHECK_U64_EQ(f.agg.stats.batches_rejected, agg_auth_refused(a));
-    sender_signs_as(AGENT_ID);
+    CHECK(atomic_load(&f.agg.stats.batches_unsigned) >= 4);
+    CHECK_U64_EQ(atomic_load(&f.agg.stats.batches_forged), forged);
+    CHECK_U64_EQ(f.agg.stats.batches_rejected, refused_at_aggregator(&f));
+    sender_signs_as(&f, &sg, AGENT_ID);
     fx_run(&f);
     check_each_once(&f, SLIC_ACK_ACCEPTED);
     check_store(&f, 10);
     fx_fini(&f);
-    agg_auth_install(NULL);
     agg_auth_destroy(a);
 }
 
 /* require_signed_batches: false (a rollout): unsigned batches pass, wrongly signed ones do not. */
 static void unsigned_accepted_during_rollout(void)
 {
-    agg_auth *a = auth_install(false);
+    agg_auth *a = auth_create(false);
+    struct signing sg;
     struct fx f;
     fx_init(&f, 6);
-    agg_start(&f.agg, f.url);
+    agg_start_auth(&f.agg, f.url, a);
     f.agg_up = true;
-    sender_signs_as("another-agent");
+    sender_signs_as(&f, &sg, "another-agent");
     run_refused(&f);
     check_store_untouched(&f);
-    sender_signs_as(NULL);
+    sender_signs_as(&f, &sg, NULL);
     fx_run(&f);
     check_each_once(&f, SLIC_ACK_ACCEPTED);
     check_store(&f, 6);
+    CHECK_U64_EQ(atomic_load(&f.agg.stats.batches_unsigned), 0);
     fx_fini(&f);
-    agg_auth_install(NULL);
     agg_auth_destroy(a);
 }
 
 /* A signed batch to an aggregator without a secret: the signature is ignored, as before. */
 static void signature_ignored_without_secret(void)
 {
-    sender_signs_as(AGENT_ID);
+    struct signing sg;
     struct fx f;
     fx_init(&f, 3);
+    sender_signs_as(&f, &sg, AGENT_ID);
     agg_start(&f.agg, f.url);
     f.agg_up = true;
     fx_run(&f);
@@ -768,8 +796,39 @@ static void signature_ignored_without_secret(void)
     fx_fini(&f);
 }
 
-/* tls+tcp:// without tls.ca_file, or with a CA file that is not there: refused at create,
- * naming what to set. */
+/* Two senders in one process with different keys, to one aggregator: the security is each
+ * sender's own, not the process's, and is copied when the sender is created. */
+static void two_senders_two_keys(void)
+{
+    agg_auth *a = auth_create(true);
+    struct signing right, wrong;
+    struct fx good, bad;
+    fx_init(&good, 3);
+    fx_init(&bad, 6); /* more than the in-flight limit: refused_then_stop expects it full */
+    memcpy(bad.url, good.url, sizeof bad.url);
+    sender_signs_as(&good, &right, AGENT_ID);
+    sender_signs_as(&bad, &wrong, "another-agent");
+    agg_start_auth(&good.agg, good.url, a);
+    good.agg_up = true;
+    fx_start(&good);
+    fx_start(&bad);
+    /* Changing the options after create changes nothing. */
+    memset(right.key, 0, sizeof right.key);
+    wrong.sec.key = NULL;
+    fx_wait(&good);
+    check_each_once(&good, SLIC_ACK_ACCEPTED);
+    uv_timer_start(&bad.timer, refused_then_stop, 800, 0);
+    fx_wait(&bad);
+    check_store(&good, 3);
+    CHECK_U64_EQ(atomic_load(&good.agg.stats.batches_unsigned), 0);
+    CHECK(atomic_load(&good.agg.stats.batches_forged) >= 4);
+    fx_fini(&bad);
+    fx_fini(&good);
+    agg_auth_destroy(a);
+}
+
+/* tls+tcp:// without security options, without tls.ca_file, or with a CA file that is not
+ * there: refused at create, naming what to set. */
 static void tls_without_ca_refused(void)
 {
     uv_loop_t loop;
@@ -781,13 +840,16 @@ static void tls_without_ca_refused(void)
     CHECK_ERR(agent_sender_create(&loop, &o, &cb, &s, &err), SLIC_ECONFIG);
     CHECK(strstr(err.text, "tls.ca_file") != NULL);
     CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
-    struct agent_sender_security sec = {.tls_ca_file = "/nonexistent/ca.pem"};
-    CHECK_OK(agent_sender_security_set(&sec));
+    struct agent_sender_security sec = {.agent_id = AGENT_ID};
+    o.security = &sec;
+    CHECK_ERR(agent_sender_create(&loop, &o, &cb, &s, &err), SLIC_ECONFIG);
+    CHECK(strstr(err.text, "tls.ca_file") != NULL);
+    CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+    sec.tls_ca_file = "/nonexistent/ca.pem";
     CHECK(agent_sender_create(&loop, &o, &cb, &s, &err) != 0);
     CHECK(strstr(err.text, "/nonexistent/ca.pem") != NULL);
     CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
     CHECK_INT_EQ(uv_loop_close(&loop), 0);
-    CHECK_OK(agent_sender_security_set(NULL));
 }
 
 HARNESS_CASES(HARNESS_CASE(delivers_each_once_oldest_first), HARNESS_CASE(replay_gets_duplicates),
@@ -800,5 +862,6 @@ HARNESS_CASES(HARNESS_CASE(delivers_each_once_oldest_first), HARNESS_CASE(replay
               HARNESS_CASE(signed_batches_accepted),
               HARNESS_CASE(refused_batches_kept_until_key_fixed),
               HARNESS_CASE(unsigned_accepted_during_rollout),
-              HARNESS_CASE(signature_ignored_without_secret), HARNESS_CASE(tls_without_ca_refused));
+              HARNESS_CASE(signature_ignored_without_secret), HARNESS_CASE(two_senders_two_keys),
+              HARNESS_CASE(tls_without_ca_refused));
 HARNESS_MAIN()
