@@ -2,11 +2,14 @@
 #include "config.h"
 
 #include "alloc.h"
+#include "batch.h"
 #include "hmac.h"
 #include "http.h"
 #include "yamlconf.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static char *dup_string(const char *s)
 {
@@ -40,6 +43,9 @@ int agg_config_defaults(struct agg_config *c)
     c->slo_evaluate_interval = 10;
     c->alert_resend_interval = 60;
     c->auth_require_signed = true;
+    c->upstream_max_queue = 1ull << 30;
+    c->upstream_ack_timeout = 5;
+    c->upstream_backoff_max = 30;
     if (!c->source || !c->listen || !c->data_dir || !c->http_listen) {
         agg_config_fini(c);
         return SLIC_ENOMEM;
@@ -70,6 +76,9 @@ void agg_config_fini(struct agg_config *c)
     slic_free(c->tls_client_ca_file);
     slic_free(c->auth_secret_file);
     slic_file_free((char *)c->auth_secret, c->auth_secret_len); /* wipes it */
+    slic_free(c->upstream_url);
+    slic_free(c->upstream_id);
+    slic_free(c->upstream_key_file);
     memset(c, 0, sizeof *c);
 }
 
@@ -331,6 +340,73 @@ int agg_config_check_tls(const struct agg_config *c, struct slic_errmsg *err)
     return 0;
 }
 
+/* The host name, cut at the first dot, with characters a name may not hold replaced, so the
+ * default upstream id is always a valid name. */
+static int host_name_copy(char **out)
+{
+    char buf[SLIC_NAME_MAX + 1];
+    if (gethostname(buf, sizeof buf) != 0 || buf[0] == '\0')
+        snprintf(buf, sizeof buf, "localhost");
+    buf[sizeof buf - 1] = '\0';
+    buf[strcspn(buf, ".")] = '\0';
+    for (char *p = buf; *p; p++)
+        if (!slic_name_valid((char[]){*p, '\0'}))
+            *p = '_';
+    return (*out = dup_string(buf)) ? 0 : SLIC_ENOMEM;
+}
+
+/* upstream.auth: {key_file}: checked now (exists, private), read when forwarding starts. */
+static int load_upstream_auth(const slic_yaml_node *up, struct agg_config *c,
+                              struct slic_errmsg *err)
+{
+    static const char *const keys[] = {"key_file", NULL};
+    const slic_yaml_node *m = NULL;
+    int rc = slic_yaml_get_mapping(up, "auth", 0, &m, err);
+    if (rc || !m)
+        return rc;
+    if ((rc = slic_yaml_check_keys(m, keys, err)) ||
+        (rc = slic_yaml_get_string_copy(m, "key_file", SLIC_YAML_REQUIRED, &c->upstream_key_file,
+                                        err)))
+        return rc;
+    return slic_file_check_at(slic_yaml_get(m, "key_file"), SLIC_FILE_PRIVATE, err);
+}
+
+/* upstream: {url, id, max_queue, ack_timeout, backoff_max, auth: {key_file}}. */
+static int load_upstream(const slic_yaml_node *root, struct agg_config *c, struct slic_errmsg *err)
+{
+    static const char *const keys[] = {"url",         "id",   "max_queue", "ack_timeout",
+                                       "backoff_max", "auth", "tls",       NULL};
+    const slic_yaml_node *m = NULL;
+    int rc = slic_yaml_get_mapping(root, "upstream", 0, &m, err);
+    if (rc || !m || (rc = slic_yaml_check_keys(m, keys, err)))
+        return rc;
+    if (slic_yaml_get(m, "tls"))
+        return slic_yaml_error(slic_yaml_get(m, "tls"), err, SLIC_ECONFIG,
+                               "TLS towards the upstream is not supported yet: use a tcp:// "
+                               "url over a trusted network (batches can still be signed with "
+                               "upstream.auth.key_file), or remove upstream.tls");
+    if ((rc = slic_yaml_get_string_copy(m, "url", SLIC_YAML_REQUIRED, &c->upstream_url, err)) ||
+        (rc = slic_yaml_get_string_copy(m, "id", 0, &c->upstream_id, err)) ||
+        (rc = slic_yaml_get_size(m, "max_queue", 0, 1u << 20, 1ull << 44, &c->upstream_max_queue,
+                                 err)) ||
+        (rc = slic_yaml_get_duration(m, "ack_timeout", 0, 0.1, 600, &c->upstream_ack_timeout,
+                                     err)) ||
+        (rc = slic_yaml_get_duration(m, "backoff_max", 0, 0.1, 3600, &c->upstream_backoff_max,
+                                     err)) ||
+        (rc = load_upstream_auth(m, c, err)))
+        return rc;
+    if (strncmp(c->upstream_url, "tcp://", 6) != 0 && strncmp(c->upstream_url, "ipc://", 6) != 0)
+        return slic_yaml_error(slic_yaml_get(m, "url"), err, SLIC_ECONFIG,
+                               "expected the upstream aggregator's nng URL, like "
+                               "tcp://global:7710 (tls+tcp:// is not supported yet), got \"%s\"",
+                               c->upstream_url);
+    if (c->upstream_id && !slic_name_valid(c->upstream_id))
+        return slic_yaml_error(slic_yaml_get(m, "id"), err, SLIC_ECONFIG,
+                               "expected a name of 1..%d characters [A-Za-z0-9_.:-], got \"%s\"",
+                               SLIC_NAME_MAX, c->upstream_id);
+    return c->upstream_id ? 0 : host_name_copy(&c->upstream_id);
+}
+
 static int load_log_level(const slic_yaml_node *root, struct agg_config *c, struct slic_errmsg *err)
 {
     const char *s = NULL;
@@ -345,9 +421,9 @@ static int load_log_level(const slic_yaml_node *root, struct agg_config *c, stru
 
 static int load_root(const slic_yaml_node *root, struct agg_config *c, struct slic_errmsg *err)
 {
-    static const char *const keys[] = {"listen", "data_dir",  "durable", "log_level", "http",
-                                       "store",  "retention", "limits",  "slo",       "alerts",
-                                       "tls",    "auth",      NULL};
+    static const char *const keys[] = {"listen", "data_dir",  "durable",  "log_level", "http",
+                                       "store",  "retention", "limits",   "slo",       "alerts",
+                                       "tls",    "auth",      "upstream", NULL};
     struct slic_errmsg why = {{0}};
     int rc;
     if ((rc = slic_yaml_check_keys(root, keys, err)) || (rc = load_listen(root, c, err)) ||
@@ -357,7 +433,7 @@ static int load_root(const slic_yaml_node *root, struct agg_config *c, struct sl
         (rc = load_store(root, c, err)) || (rc = load_retention(root, c, err)) ||
         (rc = load_limits(root, c, err)) || (rc = load_slo(root, c, err)) ||
         (rc = load_alerts(root, c, err)) || (rc = load_tls(root, c, err)) ||
-        (rc = load_auth(root, c, err)))
+        (rc = load_auth(root, c, err)) || (rc = load_upstream(root, c, err)))
         return rc;
     if ((rc = agg_config_check_tls(c, &why)) != 0) {
         const slic_yaml_node *at = slic_yaml_get(root, c->tls_cert_file ? "tls" : "listen");

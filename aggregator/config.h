@@ -57,6 +57,17 @@ struct agg_config {
     uint8_t *auth_secret;
     size_t auth_secret_len;
     bool auth_require_signed;
+    /* upstream: the aggregator (a global tier) this one forwards its merged per-site data to,
+     * exactly once (forward.h). NULL url: no upstream, nothing is queued. id is our agent_id
+     * and node there (default: the host name); max_queue bounds the forward queue in bytes;
+     * key_file (upstream.auth.key_file, NULL: unsigned) holds the key the upstream derives
+     * for id (`slic-aggregator --agent-key ID` on the upstream). */
+    char *upstream_url;
+    char *upstream_id;
+    uint64_t upstream_max_queue;
+    double upstream_ack_timeout;
+    double upstream_backoff_max;
+    char *upstream_key_file;
 };
 
 /* Fills c with the embedded defaults (strings allocated; agg_config_fini frees). 0 or

@@ -424,6 +424,7 @@ int agg_http_create(const struct agg_http_options *opts, agg_store *store, agg_w
     h->writer = writer;
     h->stats = stats;
     h->addr = addr;
+    h->forward = opts->forward;
     if (hooks)
         h->hooks = *hooks;
     if (!(h->daemon = daemon_start(h, opts))) {

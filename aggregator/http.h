@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 
 typedef struct agg_http agg_http;
+struct agg_forward;
 
 #define AGG_HTTP_DEFAULT_LISTEN "127.0.0.1:7711"
 /* "[" + 39-character IPv6 text + "]:65535" */
@@ -43,6 +44,9 @@ struct agg_http_options {
     unsigned threads;         /* request threads; a slow query blocks only its own */
     unsigned max_connections; /* connections beyond it are closed at once */
     unsigned timeout_seconds; /* an idle or stalled connection is closed after it */
+    /* The forwarder to a global aggregator, whose families /metrics adds; NULL: none. It must
+     * outlive the server. */
+    struct agg_forward *forward;
 };
 
 void agg_http_options_default(struct agg_http_options *o);

@@ -35,7 +35,8 @@ struct agg_http {
     agg_store *store;
     struct agg_stats *stats;
     struct agg_http_hooks hooks;
-    struct agg_http_addr addr; /* as bound: the port is the real one */
+    struct agg_forward *forward; /* NULL: not forwarding */
+    struct agg_http_addr addr;   /* as bound: the port is the real one */
     /* agg_http_drain lets go of the writer while requests may be reading its queue depth. */
     pthread_mutex_t writer_mu;
     agg_writer *writer;

@@ -5,6 +5,8 @@
  * never blocks the writer. */
 #include "http_int.h"
 
+#include "forward.h"
+
 #include "log.h"
 #include "reply_json.h"
 #include "timeutil.h"
@@ -351,7 +353,8 @@ int agg__http_metrics(agg_http *h, struct agg__http_reply *r)
     struct agg__buf *out = &r->body;
     int rc;
     if ((rc = put_build_info(out)) || (rc = put_server(out, h->stats)) ||
-        (rc = put_store(out, &ss)) || (rc = put_http(out, h)))
+        (rc = put_store(out, &ss)) || (rc = put_http(out, h)) ||
+        (rc = agg_forward_metrics(h->forward, out)))
         return rc;
     /* While draining the writer is gone; its queue is left out rather than reported as 0. */
     if (have_writer &&

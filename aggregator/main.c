@@ -3,6 +3,7 @@
  * SIGHUP (reload) and SIGTERM (drain) are handled in plain code, not in signal handlers. */
 #include "batch.h"
 #include "config.h"
+#include "forward.h"
 #include "hmac.h"
 #include "http.h"
 #include "log.h"
@@ -317,6 +318,7 @@ struct daemon {
     struct agg_stats stats;
     agg_auth *auth;
     agg_store *store;
+    agg_forward *forward;
     agg_writer *writer;
     agg_server *server;
     agg_http *http;
@@ -407,7 +409,8 @@ static int daemon_start(struct daemon *d, struct agg_slo_set *set, struct slic_e
         .retention_1h = d->cfg.retention[2],
     };
     int rc = agg_store_open(d->cfg.data_dir, &so, &d->store, err);
-    if (rc) {
+    /* Forwarding is enabled in the store before the writer can commit anything. */
+    if (rc || (rc = agg_forward_start_from_config(&d->cfg, d->store, &d->forward, err))) {
         agg_slo_set_destroy(set);
         return rc;
     }
@@ -443,6 +446,7 @@ static int daemon_start(struct daemon *d, struct agg_slo_set *set, struct slic_e
         struct agg_http_hooks hooks;
         agg_http_options_default(&ho);
         ho.listen = d->cfg.http_listen;
+        ho.forward = d->forward;
         agg_slo_engine_hooks(d->slo, &hooks);
         if ((rc = agg_http_create(&ho, d->store, d->writer, &d->stats, &hooks, &d->http, err)))
             return rc;
@@ -466,6 +470,8 @@ static void daemon_stop(struct daemon *d)
     agg_auth_destroy(d->auth); /* after the server, which borrows it */
     agg_slo_engine_destroy(d->slo);
     agg_alertpush_destroy(d->push); /* after the engine, which calls it */
+    /* Never waits on the upstream; after HTTP, before the store it reads closes. */
+    agg_forward_destroy(d->forward);
     agg_store_close(d->store);
     agg_config_fini(&d->cfg);
 }

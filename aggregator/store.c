@@ -363,6 +363,10 @@ static int schema_open(agg_store *st, struct slic_errmsg *err)
         rc = agg__store_mdb_err(st, rc, "opening the databases", err);
         goto abort;
     }
+    /* The forward databases are new since schema version 1 but only added: an older slic
+     * ignores them, so the version stays and existing data dirs open as they are. */
+    if ((rc = agg__fwd_open(st, txn, err)))
+        goto abort;
     return agg__store_txn_commit(st, txn, err);
 abort:
     agg__store_txn_abort(st, txn);

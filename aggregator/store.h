@@ -11,7 +11,8 @@
  * transaction of the process closed, so each transaction, the writer's included, holds a
  * process-wide rwlock in shared mode and the writer takes it exclusively, briefly, to grow; the
  * lock prefers that writer, so a stream of queries cannot starve growth. open and close must not
- * run concurrently with anything else on the same store.
+ * run concurrently with anything else on the same store. The forwarder thread's queue functions
+ * (below) take short write transactions of their own, which LMDB serialises with the writer's.
  *
  * Errors: 0 or a negative code (err.h); where a struct slic_errmsg is taken (NULL allowed) it
  * names the data dir, the record or the field at fault. */
@@ -241,5 +242,61 @@ struct agg_store_stats {
 };
 
 void agg_store_stats_get(agg_store *st, struct agg_store_stats *out);
+
+/* ---- the forward queue (store_forward.c): what a regional aggregator owes its upstream ----
+ * Once forwarding is enabled, every write transaction that accepts batches also appends, in
+ * that same transaction, the merge of their series (one Batch per site, agent_id and node =
+ * the upstream id, this store's forward epoch, the next forward seq) to the database
+ * "fwd_queue" (key: seq, 8 bytes big-endian). So a crash can neither lose what was accepted
+ * from agents nor forward it twice: the upstream dedupes by (id, epoch, seq) as this store
+ * does for agents. Epoch, next seq and id live in "meta". Values carry a small header before
+ * the Batch (see store_forward.c). Batches the upstream refuses for good are moved to
+ * "fwd_aside" with the reason. The forwarder thread reads and deletes with the functions
+ * below; each takes its own short transaction, which LMDB serialises with the writer's. */
+
+/* Default bound of the queue, in bytes of queued Batches (upstream.max_queue). */
+#define AGG_STORE_FORWARD_DEFAULT_MAX_QUEUE ((uint64_t)1 << 30) /* 1 GiB */
+
+/* Turns forwarding on under `id` (a valid name), bounding the queue to max_queue_bytes (0:
+ * the default). Creates the forward epoch on first use (the wall clock in ms, so a store made
+ * afresh always starts a newer epoch); a changed id starts a new epoch at seq 1. Call once,
+ * after open and before the first agg_store_write_batches. 0, SLIC_EINVAL, SLIC_ESTORE,
+ * SLIC_ENOMEM. */
+int agg_store_forward_enable(agg_store *st, const char *id, uint64_t max_queue_bytes,
+                             struct slic_errmsg *err);
+
+/* The oldest queued Batch: its seq, serialized bytes (slic_malloc'd, the caller frees with
+ * slic_free) and when it was queued (Unix ms). 0, SLIC_ENOTFOUND (queue empty), SLIC_ESTORE
+ * (a damaged entry: the message names it; agg_store_forward_remove can set it aside),
+ * SLIC_ENOMEM. Any thread. */
+struct agg_forward_item {
+    uint64_t seq;
+    uint8_t *batch;
+    size_t len;
+    int64_t queued_ms;
+};
+int agg_store_forward_peek(agg_store *st, struct agg_forward_item *out, struct slic_errmsg *err);
+
+/* Deletes queued seq (delivered: accepted or duplicate upstream), or with aside_reason
+ * non-NULL moves it to "fwd_aside" with that reason (refused for good). A seq no longer queued
+ * is not an error. 0, SLIC_ESTORE, SLIC_ENOMEM. Forwarder thread. */
+int agg_store_forward_remove(agg_store *st, uint64_t seq, const char *aside_reason,
+                             struct slic_errmsg *err);
+
+struct agg_store_forward_stats {
+    bool enabled;
+    uint64_t epoch;
+    uint64_t next_seq;
+    uint64_t queued;          /* entries in fwd_queue */
+    uint64_t queued_bytes;    /* their size */
+    int64_t oldest_queued_ms; /* 0 when empty */
+    uint64_t dropped;         /* batches emptied to keep the queue under its bound (since open) */
+    uint64_t merged;          /* batches merged into others to that end, first (since open) */
+    uint64_t set_aside;       /* entries in fwd_aside */
+};
+
+/* A snapshot (one read transaction). 0, SLIC_ESTORE. */
+int agg_store_forward_stats_get(agg_store *st, struct agg_store_forward_stats *out,
+                                struct slic_errmsg *err);
 
 #endif

@@ -10,6 +10,31 @@
 #include <lmdb.h>
 #include <pthread.h>
 
+/* Forwarding state (store_forward.c). Written by agg_store_forward_enable before any write;
+ * then the writer thread alone writes next_seq, drop_from and the counters, under stats_lock,
+ * as the forwarder's deletes change queued_bytes too and the stats are read by any thread. */
+struct agg__fwd {
+    bool enabled;
+    char id[SLIC_NAME_MAX + 1];
+    uint64_t epoch;
+    uint64_t next_seq; /* the seq the next forward Batch takes (as committed) */
+    uint64_t max_bytes;
+    uint64_t drop_from;     /* every seq below it is already emptied (writer thread) */
+    int64_t drop_logged_ms; /* the last "queue over its bound" line (writer thread) */
+    uint64_t queued_bytes;
+    uint64_t dropped;
+    uint64_t merged;
+};
+
+/* What one write transaction did to the forward queue, applied once it commits. */
+struct agg__fwd_txn {
+    uint64_t next_seq;
+    uint64_t drop_from;
+    int64_t bytes;
+    uint64_t dropped;
+    uint64_t merged;
+};
+
 struct agg_store {
     char *path;
     MDB_env *env;
@@ -18,6 +43,8 @@ struct agg_store {
     MDB_dbi dbi_labels; /* labelset id (8 bytes, big-endian) -> canonical labels */
     MDB_dbi dbi_agents; /* agent_id -> agent state (record.h) */
     MDB_dbi dbi_seqs;   /* sequence keys (keys.h) -> empty */
+    MDB_dbi dbi_fwd;    /* forward seq (8 bytes, big-endian) -> queued Batch (store_forward.c) */
+    MDB_dbi dbi_aside;  /* forward seq -> reason, NUL, the entry upstream refused */
     unsigned page_size;
     struct agg__sketch_params sketch;
     int64_t retention[AGG__RES_COUNT];
@@ -33,6 +60,7 @@ struct agg_store {
 
     pthread_mutex_t stats_lock;
     struct agg_store_stats stats;
+    struct agg__fwd fwd; /* counters under stats_lock; see struct agg__fwd */
 
     /* Writer thread only. */
     struct agg__buf value;   /* the record being written */
@@ -74,5 +102,49 @@ void agg__store_stats_commit(agg_store *st, const struct agg_store_stats *delta)
 int agg__store_record_get(const agg_store *st, const MDB_val *key, const MDB_val *val,
                           struct agg__record *out, struct agg__buf *scratch,
                           struct slic_errmsg *err);
+
+/* Opens fwd_queue and fwd_aside in the open transaction and sums the queue's size (logging
+ * what waits from an earlier run). */
+int agg__fwd_open(agg_store *st, MDB_txn *txn, struct slic_errmsg *err);
+
+/* Appends to the forward queue, in txn, the merge of the ACCEPTED batches among batches[0..n)
+ * (see store.h), keeps the queue under its bound (agg__fwd_bound) and records the next seq in
+ * meta. *dirty_bytes grows by an estimate of what that dirtied; *ft
+ * says what to apply once txn commits. A no-op when forwarding is off. 0, SLIC_ERETRY (map
+ * full), SLIC_ESTORE, SLIC_ENOMEM. Writer thread. */
+int agg__fwd_append(agg_store *st, MDB_txn *txn, const struct slic_batch *const *batches,
+                    const enum agg_ingest_result *results, size_t n, size_t *dirty_bytes,
+                    struct agg__fwd_txn *ft, struct slic_errmsg *err);
+
+/* A forward queue entry: a header - kind (1 byte), the Unix ms it was queued (8), the epoch of
+ * its Batch (8), integers big-endian - then the serialized Batch. */
+#define AGG__FWD_HEADER_LEN 17
+#define AGG__FWD_BATCH 1   /* a Batch to forward */
+#define AGG__FWD_EMPTIED 2 /* a Batch of no series: its data dropped to bound the queue */
+
+/* One writer transaction's changes to the forward queue (store_forward.c, forward_bound.c). */
+struct agg__fwd_write {
+    agg_store *st;
+    MDB_txn *txn;
+    struct agg__fwd_txn *ft;
+    size_t *dirty_bytes;
+    int64_t now_ms;
+    struct slic_errmsg *err;
+    bool err_set;          /* err says why emitting failed */
+    uint64_t base_bytes;   /* the queue's size before this transaction */
+    int64_t run_oldest_ms; /* queued time of the run being merged */
+};
+
+/* Writes header + batch as the value of seq (in place, MDB_RESERVE; flags may add
+ * MDB_APPEND), counting its bytes into the transaction's. 0 or an error set in a->err. */
+int agg__fwd_put(struct agg__fwd_write *a, uint64_t seq, int kind, int64_t queued_ms,
+                 uint64_t epoch, const uint8_t *batch, size_t len, unsigned flags);
+
+/* While the queue is over its bound: merges, then empties, the oldest entries (forward_bound.c).
+ * 0 or an error set in a->err. */
+int agg__fwd_bound(struct agg__fwd_write *a);
+
+/* Makes a committed transaction's forward changes visible. */
+void agg__fwd_committed(agg_store *st, const struct agg__fwd_txn *ft);
 
 #endif

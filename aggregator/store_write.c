@@ -505,8 +505,17 @@ static int group_txn(agg_store *st, const struct group *g, size_t start, size_t 
             break;
     }
     mdb_cursor_close(w.data);
+    /* What these batches owe the upstream commits with them, or not at all. */
+    struct agg__fwd_txn ft = {0};
+    if (st->fwd.enabled && (rc = agg__fwd_append(st, w.txn, g->batches + start, g->results + start,
+                                                 i - start, &w.dirty_bytes, &ft, err))) {
+        agg__store_txn_abort(st, w.txn);
+        return rc;
+    }
     if ((rc = agg__store_txn_commit(st, w.txn, err)))
         return rc;
+    if (st->fwd.enabled)
+        agg__fwd_committed(st, &ft);
     for (size_t j = start; j < i; j++)
         w.delta.batches[g->results[j]]++;
     agg__store_stats_commit(st, &w.delta);

@@ -391,12 +391,77 @@ static void test_read_secret(void)
     agg_config_fini(&c);
 }
 
+/* ---- upstream: ------------------------------------------------------------------------------ */
+
+static void test_upstream(void)
+{
+    struct agg_config c;
+    struct slic_errmsg err = {{0}};
+    CHECK_OK(agg_config_defaults(&c));
+    CHECK(c.upstream_url == NULL); /* no upstream unless configured */
+    agg_config_fini(&c);
+
+    char key[512], text[2048];
+    file_at(key, sizeof key, "up.key",
+            "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n", 0600);
+    snprintf(text, sizeof text,
+             "upstream:\n  url: tcp://global:7710\n  id: eu-west\n  max_queue: 64MiB\n"
+             "  ack_timeout: 2s\n  backoff_max: 10s\n  auth:\n    key_file: %s\n",
+             key);
+    if (load_text(text, &c, &err) != 0)
+        harness_fail(__FILE__, __LINE__, "rejected: %s", err.text);
+    CHECK_STR_EQ(c.upstream_url, "tcp://global:7710");
+    CHECK_STR_EQ(c.upstream_id, "eu-west");
+    CHECK_U64_EQ(c.upstream_max_queue, 64u << 20);
+    CHECK_DBL_EQ(c.upstream_ack_timeout, 2);
+    CHECK_DBL_EQ(c.upstream_backoff_max, 10);
+    CHECK_STR_EQ(c.upstream_key_file, key);
+    agg_config_fini(&c);
+
+    /* The id defaults to the host name, made a valid name. */
+    CHECK_OK(load_text("upstream:\n  url: tcp://global:7710\n", &c, &err));
+    CHECK(c.upstream_id != NULL && c.upstream_id[0] != '\0' && !strchr(c.upstream_id, '.'));
+    CHECK_U64_EQ(c.upstream_max_queue, 1u << 30);
+    agg_config_fini(&c);
+}
+
+static void test_upstream_mistakes(void)
+{
+    char key[512], open_key[1024];
+    file_at(key, sizeof key, "open.key", "00", 0644);
+    snprintf(open_key, sizeof open_key, "upstream:\n  url: tcp://g:1\n  auth:\n    key_file: %s\n",
+             key);
+    static const struct {
+        const char *yaml, *key;
+    } bad[] = {
+        {"upstream:\n  id: x\n", "url"},
+        {"upstream:\n  url: http://g:1\n", "url"},
+        {"upstream:\n  url: tls+tcp://g:1\n", "url"},
+        {"upstream:\n  url: tcp://g:1\n  id: 'no spaces'\n", "id"},
+        {"upstream:\n  url: tcp://g:1\n  tls:\n    ca_file: x\n", "tls"},
+        {"upstream:\n  url: tcp://g:1\n  max_queue: 10\n", "max_queue"},
+        {"upstream:\n  url: tcp://g:1\n  colour: red\n", "colour"},
+        {NULL, "key_file"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct agg_config c;
+        struct slic_errmsg err = {{0}};
+        const char *yaml = bad[i].yaml ? bad[i].yaml : open_key;
+        if (load_text(yaml, &c, &err) == 0)
+            harness_fail(__FILE__, __LINE__, "accepted: %s", yaml);
+        if (!strstr(err.text, bad[i].key) || !strstr(err.text, "sec.yaml"))
+            harness_fail(__FILE__, __LINE__, "'%s' does not name %s and the file", err.text,
+                         bad[i].key);
+    }
+}
+
 HARNESS_CASES(HARNESS_CASE(test_defaults), HARNESS_CASE(test_full_file),
               HARNESS_CASE(test_empty_file_is_defaults),
               HARNESS_CASE(test_bad_files_name_line_and_key), HARNESS_CASE(test_example_file_loads),
               HARNESS_CASE(test_http_listen), HARNESS_CASE(test_slo_section),
               HARNESS_CASE(test_missing_file), HARNESS_CASE(test_allocation_failures),
               HARNESS_CASE(test_tls_and_auth), HARNESS_CASE(test_tls_and_auth_mistakes),
-              HARNESS_CASE(test_read_secret));
+              HARNESS_CASE(test_read_secret), HARNESS_CASE(test_upstream),
+              HARNESS_CASE(test_upstream_mistakes));
 
 HARNESS_MAIN()
