@@ -1,7 +1,7 @@
 /* The forward queue in the aggregator store (see store.h): appended by the writer inside the
  * transaction that commits a group, read and deleted by the forwarder thread in short
  * transactions of its own. Entries are laid out as store_int.h says (AGG__FWD_HEADER_LEN); the
- * bound on the queue's size is kept by forward_bound.c. */
+ * bound on the queue's size is kept by store_forward_bound.c. */
 #include "store_int.h"
 
 #include "alloc.h"

@@ -122,7 +122,8 @@ int agg__fwd_append(agg_store *st, MDB_txn *txn, const struct slic_batch *const 
 #define AGG__FWD_BATCH 1   /* a Batch to forward */
 #define AGG__FWD_EMPTIED 2 /* a Batch of no series: its data dropped to bound the queue */
 
-/* One writer transaction's changes to the forward queue (store_forward.c, forward_bound.c). */
+/* One writer transaction's changes to the forward queue (store_forward.c, store_forward_bound.c).
+ */
 struct agg__fwd_write {
     agg_store *st;
     MDB_txn *txn;
@@ -140,8 +141,8 @@ struct agg__fwd_write {
 int agg__fwd_put(struct agg__fwd_write *a, uint64_t seq, int kind, int64_t queued_ms,
                  uint64_t epoch, const uint8_t *batch, size_t len, unsigned flags);
 
-/* While the queue is over its bound: merges, then empties, the oldest entries (forward_bound.c).
- * 0 or an error set in a->err. */
+/* While the queue is over its bound: merges, then empties, the oldest entries
+ * (store_forward_bound.c). 0 or an error set in a->err. */
 int agg__fwd_bound(struct agg__fwd_write *a);
 
 /* Makes a committed transaction's forward changes visible. */
