@@ -8,6 +8,7 @@
 #include "sender.h"
 
 #include "alloc.h"
+#include "backoff.h"
 #include "codec_batch.h"
 #include "log.h"
 #include "sender_auth.h"
@@ -163,25 +164,11 @@ static void pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 
 /* ---- backoff and the link state ------------------------------------------------------------ */
 
-/* splitmix64: jitter only, so a per-sender generator seeded from the clock is enough. */
-static uint64_t rng_next(agent_sender *s)
-{
-    uint64_t z = (s->rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-/* Doubles per failed attempt up to the cap; the wait is drawn from the upper half, so agents
- * that lost the same aggregator at the same moment do not come back in lockstep. */
+/* Exponential up to the cap, jittered so that agents that lost the same aggregator at the same
+ * moment do not come back in lockstep (backoff.h). */
 static uint64_t backoff_ms(agent_sender *s, unsigned attempts)
 {
-    uint64_t d = s->backoff_min_ms;
-    for (unsigned i = 1; i < attempts && d < s->backoff_max_ms; i++)
-        d *= 2;
-    if (d > s->backoff_max_ms)
-        d = s->backoff_max_ms;
-    return d - d / 2 + rng_next(s) % (d / 2 + 1);
+    return slic_backoff_ms(&s->rng, s->backoff_min_ms, s->backoff_max_ms, attempts);
 }
 
 /* Why the dialer has failed since the last explanation, from nng's dialer statistics (nng 1.5

@@ -8,6 +8,7 @@
 #include "spool_int.h"
 
 #include "alloc.h"
+#include "labels.h"
 #include "sketch.h"
 
 #include <stdlib.h>
@@ -87,24 +88,12 @@ uint32_t agent__spool_coarse_window(const struct agent__spool_hdr *a,
     return 0;
 }
 
-static int labels_cmp(const struct slic_series *a, const struct slic_series *b)
-{
-    if (a->n_labels != b->n_labels)
-        return a->n_labels < b->n_labels ? -1 : 1;
-    for (size_t i = 0; i < a->n_labels; i++) {
-        int c = strcmp(a->labels[i].key, b->labels[i].key);
-        if (c || (c = strcmp(a->labels[i].value, b->labels[i].value)))
-            return c;
-    }
-    return 0;
-}
-
 /* Orders by SLI, label set, then window, so series to merge sit together. */
 static int series_cmp(const void *x, const void *y)
 {
     const struct slic_series *a = x, *b = y;
     int c = strcmp(a->sli, b->sli);
-    if (c || (c = labels_cmp(a, b)))
+    if (c || (c = slic_series_labels_cmp(a, b)))
         return c;
     return a->window_start < b->window_start ? -1 : a->window_start > b->window_start;
 }
@@ -183,7 +172,7 @@ static bool label_sets_ok(const struct slic_series *all, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (i == 0 || strcmp(all[i].sli, all[i - 1].sli) != 0)
             sets = 1;
-        else if (labels_cmp(&all[i], &all[i - 1]) != 0)
+        else if (slic_series_labels_cmp(&all[i], &all[i - 1]) != 0)
             sets++;
         if (sets > MERGE_LABEL_SETS_MAX)
             return false;

@@ -22,18 +22,7 @@ static int buf_grow(struct agg__buf *b, size_t extra)
 {
     if (extra > SIZE_MAX / 2 - b->len)
         return SLIC_ENOMEM;
-    size_t need = b->len + extra + 1;
-    if (need <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < need)
-        cap *= 2;
-    uint8_t *p = slic_realloc(b->p, cap);
-    if (!p)
-        return SLIC_ENOMEM;
-    b->p = p;
-    b->cap = cap;
-    return 0;
+    return agg__buf_reserve(b, b->len + extra + 1);
 }
 
 int agg__buf_append(struct agg__buf *b, const void *data, size_t n)

@@ -4,6 +4,7 @@
 #include "alloc.h"
 #include "codec_batch.h"
 #include "hmac.h"
+#include "labels.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -33,16 +34,7 @@ static int window_check(const struct slic_series *s, size_t i, int64_t now,
 static int label_set_cmp(const struct slic_series *a, const struct slic_series *b)
 {
     int c = strcmp(a->sli, b->sli);
-    if (c)
-        return c;
-    if (a->n_labels != b->n_labels)
-        return a->n_labels < b->n_labels ? -1 : 1;
-    for (size_t i = 0; i < a->n_labels; i++) {
-        if ((c = strcmp(a->labels[i].key, b->labels[i].key)) ||
-            (c = strcmp(a->labels[i].value, b->labels[i].value)))
-            return c;
-    }
-    return 0;
+    return c ? c : slic_series_labels_cmp(a, b);
 }
 
 static int series_ptr_cmp(const void *x, const void *y)
